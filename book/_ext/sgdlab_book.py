@@ -1,0 +1,91 @@
+"""Sphinx glue for the book (loaded through ``sphinx.local_extensions`` in ``_config.yml``).
+
+1. Pages are read, and so notebooks executed, in table-of-contents order rather than Sphinx's
+   alphabetical order, with the reproducibility report and the status page last: the report renders
+   the claims every other chapter recorded during this build.
+2. Before a page is read, its claim record (``_build/claims/<page>.json``) is deleted, and records of
+   pages that no longer exist are removed, so the report never shows a stale verdict.
+3. Inline scripts that the Jupyter Book 1 stack adds twice (sphinx-thebe's ``const THEBE_JS_URL``
+   and sphinx-togglebutton's selector, registered both with the registry and with the builder) are
+   kept once: a redeclared ``const`` is a JavaScript error on every page.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+import yaml
+
+LAST = ("book/reproducibility", "book/status")
+
+
+def _toc_entries(node, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for key in ("root", "file", "glob"):
+            if key in node and isinstance(node[key], str):
+                out.append(("glob:" if key == "glob" else "") + node[key])
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                _toc_entries(child, out)
+    elif isinstance(node, list):
+        for child in node:
+            _toc_entries(child, out)
+
+
+def toc_order(toc_path: Path) -> list[str]:
+    """Doc names and glob patterns of ``_toc.yml`` in reading order (suffixes dropped)."""
+    entries: list[str] = []
+    _toc_entries(yaml.safe_load(toc_path.read_text()), entries)
+    return [os.path.splitext(e)[0] if not e.startswith("glob:") else e for e in entries]
+
+
+def _rank(docname: str, order: list[str]) -> tuple[int, str]:
+    if docname in LAST:
+        return (10_000 + LAST.index(docname), docname)
+    for i, entry in enumerate(order):
+        if entry.startswith("glob:"):
+            if fnmatch.fnmatch(docname, entry[5:]):
+                return (i, docname)
+        elif entry == docname:
+            return (i, docname)
+    return (5_000, docname)
+
+
+def _claims_dir(app) -> Path:
+    env = os.environ.get("SGDLAB_CLAIMS_DIR")
+    return Path(env) if env else Path(app.srcdir) / "_build" / "claims"
+
+
+def _before_read(app, env, docnames: list[str]) -> None:
+    toc = Path(app.srcdir) / "_toc.yml"
+    order = toc_order(toc) if toc.exists() else []
+    docnames.sort(key=lambda d: _rank(d, order))
+    cdir = _claims_dir(app)
+    if cdir.is_dir():
+        known = {d.removeprefix("book/").replace("/", "__") for d in env.found_docs}
+        rereading = {d.removeprefix("book/").replace("/", "__") for d in docnames}
+        for f in cdir.glob("*.json"):
+            if f.stem in rereading or f.stem not in known:
+                f.unlink()
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for js in scripts:
+        # The same inline script arrives once with filename None and once with '' (registry vs builder).
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(js)
+    scripts[:] = kept
+
+
+def setup(app):
+    app.connect("env-before-read-docs", _before_read)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"version": "1.0", "parallel_read_safe": False, "parallel_write_safe": True}

@@ -1,0 +1,85 @@
+"""One plotting style for the whole book.
+
+Theory is drawn as lines (:func:`theory`), simulation as markers (:func:`simulation`), in the
+Okabe–Ito colour-blind-safe palette (Okabe & Ito 2008; Wong, *Nature Methods* 8, 441, 2011).
+Every chapter calls :func:`use_style` in its first cell.
+"""
+from __future__ import annotations
+
+import matplotlib as mpl
+
+#: Okabe–Ito palette (black last, for reference curves).
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "figure.constrained_layout.use": True,
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": "medium",
+    "axes.labelsize": "medium",
+    "legend.frameon": False,
+    "legend.fontsize": "small",
+    "lines.linewidth": 1.8,
+    "lines.markersize": 5,
+    "font.size": 11,
+    "image.cmap": "cividis",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (idempotent)."""
+    mpl.rcParams.update(STYLE)
+
+
+def color(i: int) -> str:
+    """The ``i``-th palette colour (cycling)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def theory(ax, x, y, *, label: str | None = None, i: int = 0, **kw):
+    """Draw a theoretical curve: a line. ``label`` gets the suffix " (theory)" unless it has one."""
+    if label and "theory" not in label:
+        label = f"{label} (theory)"
+    kw.setdefault("color", color(i))
+    kw.setdefault("linestyle", "-")
+    return ax.plot(x, y, label=label, **kw)
+
+
+def simulation(ax, x, y, *, yerr=None, label: str | None = None, i: int = 0, **kw):
+    """Draw simulated or measured data: markers, with error bars when ``yerr`` is given."""
+    if label and "sim" not in label and "measured" not in label:
+        label = f"{label} (simulation)"
+    kw.setdefault("color", color(i))
+    kw.setdefault("marker", MARKERS[i % len(MARKERS)])
+    kw.setdefault("linestyle", "none")
+    kw.setdefault("markerfacecolor", "none")
+    if yerr is None:
+        return ax.plot(x, y, label=label, **kw)
+    return ax.errorbar(x, y, yerr=yerr, label=label, capsize=2, **kw)
+
+
+def band(ax, x, lo, hi, *, i: int = 0, alpha: float = 0.2, **kw):
+    """Shade a range (seed spread, confidence band) in palette colour ``i``."""
+    return ax.fill_between(x, lo, hi, color=color(i), alpha=alpha, linewidth=0, **kw)
+
+
+def source_note(ax, text: str) -> None:
+    """Write a small provenance line in the axes' lower right corner (e.g. which function drew it)."""
+    ax.annotate(text, xy=(1, 0), xycoords="axes fraction", xytext=(-2, 2), textcoords="offset points",
+                ha="right", va="bottom", fontsize="x-small", color="0.4")

@@ -1,0 +1,34 @@
+"""Shared test configuration: isolated claim records, float64 by default, device parametrisation."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+
+def pytest_configure(config):
+    # Notebooks run under nbval record their claims here, not into the book's _build/claims.
+    # Set before any kernel starts, so kernels inherit it.
+    if "SGDLAB_CLAIMS_DIR" not in os.environ:
+        os.environ["SGDLAB_CLAIMS_DIR"] = tempfile.mkdtemp(prefix="sgdlab-claims-")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _devices():
+    devs = ["cpu"]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            devs.append("cuda")
+    except ImportError:  # pragma: no cover
+        pass
+    return devs
+
+
+@pytest.fixture(params=_devices())
+def device(request):
+    """Each available torch device: ``cpu``, plus ``cuda`` where present."""
+    return request.param

@@ -1,0 +1,124 @@
+"""Open every built page in headless Chromium: math typeset, images loaded, no console errors,
+launch buttons present on notebook pages.
+
+Needs `make book` first and Debian's `chromium` + `chromium-driver`. Skipped when either is
+missing, unless SGDLAB_REQUIRE_BROWSER=1 (as in `make test-browser` and CI), where that is a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+REQUIRED = os.environ.get("SGDLAB_REQUIRE_BROWSER") == "1"
+
+
+def _need(condition: bool, why: str):
+    if not condition:
+        if REQUIRED:
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def _pages() -> list[Path]:
+    if not HTML.is_dir():
+        return []
+    skip = {"genindex.html", "search.html"}
+    return sorted(
+        p for p in HTML.rglob("*.html")
+        if not p.relative_to(HTML).parts[0].startswith("_") and p.name not in skip and p != HTML / "index.html"
+    )
+
+
+def test_root_index_redirects_to_the_introduction():
+    _need(HTML.is_dir(), "no built book: run `make book` first")
+    assert 'url=book/intro.html' in (HTML / "index.html").read_text()
+
+
+def _is_notebook(page: Path) -> bool:
+    rel = page.relative_to(HTML).with_suffix(".ipynb")
+    return (HTML / "_sources" / rel).is_file()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    _need(HTML.is_dir(), "no built book: run `make book` first")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromedriver = shutil.which("chromedriver")
+    _need(bool(chromium and chromedriver), "Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1600",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='sgdlab-chromium-')}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    drv.set_page_load_timeout(60)
+    drv.set_script_timeout(60)
+    yield drv
+    drv.quit()
+
+
+WAIT_FOR_MATHJAX = """
+const done = arguments[arguments.length - 1];
+if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+  MathJax.startup.promise.then(() => done(true)).catch(() => done(false));
+} else { done(null); }
+"""
+
+RAW_TEX = r"""
+const main = document.querySelector('main') || document.body;
+const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+const bad = [];
+while (walker.nextNode()) {
+  const n = walker.currentNode, p = n.parentElement;
+  if (p.closest('pre, code, script, style, mjx-container, .highlight, .cell_input')) continue;
+  const t = n.textContent;
+  if (/\\\(|\\\[|\\begin\{|\$\$|\\frac|\\lambda|\\eta/.test(t)) bad.push(t.trim().slice(0, 80));
+}
+return bad;
+"""
+
+BROKEN_IMAGES = """
+return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
+"""
+
+
+@pytest.mark.parametrize("page", _pages() or [None], ids=lambda p: p.relative_to(HTML).as_posix() if p else "none")
+def test_page_renders(driver, page):
+    _need(page is not None, "no built pages")
+    driver.get_log("browser")  # drop earlier pages' messages
+    driver.get(page.as_uri())
+    typeset = driver.execute_async_script(WAIT_FOR_MATHJAX)
+    has_math = driver.execute_script("return document.querySelectorAll('.math, mjx-container').length") > 0
+    if has_math:
+        assert typeset is True, "MathJax did not load or failed to typeset"
+        assert driver.execute_script("return document.querySelectorAll('mjx-container').length") > 0
+    raw = driver.execute_script(RAW_TEX)
+    assert not raw, f"raw TeX left on the page: {raw[:5]}"
+    broken = driver.execute_script(BROKEN_IMAGES)
+    assert not broken, f"images that did not load: {broken}"
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, f"console errors: {errors}"
+    if _is_notebook(page):
+        launch = driver.execute_script(
+            "return Array.from(document.querySelectorAll('a')).map(a => a.href)"
+            ".filter(h => h.includes('mybinder.org') || h.includes('colab.research.google.com'))"
+        )
+        assert any("mybinder.org" in h for h in launch), "no Binder launch button"
+        assert any("colab.research.google.com" in h for h in launch), "no Colab launch button"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / (page.relative_to(HTML).as_posix().replace("/", "__") + ".png")))
