@@ -1,0 +1,173 @@
+"""The tilted double well of part 4: two minima of equal depth and different curvature.
+
+.. math::
+
+    f(x) = (x^2-1)^2\\,(1 + c\\tanh x),\\qquad |c| < 1 .
+
+Both minima sit at :math:`x=\\pm 1` with :math:`f(\\pm1)=0` exactly, and
+:math:`f''(\\pm1) = 8(1\\pm c\\tanh 1)`: for :math:`c=0.6` the left well is flat
+(:math:`f''=4.344`) and the right well sharp (:math:`f''=11.656`). The barrier top :math:`s` is the
+root of :math:`f'` in :math:`(-1,1)` (numeric; :math:`s\\approx0.134`, :math:`\\Delta F\\approx1.0415`).
+
+A mini-batch version has per-sample losses :math:`f_i(x)=f(x)+a_i x` with :math:`\\sum_i a_i=0`, so the
+batch gradient is :math:`f'(x)` plus the batch mean of the :math:`a_i` (state-independent noise of
+variance :math:`\\sigma^2/B`; see :mod:`sgdlab.sde.particles`).
+
+:class:`DoubleWell2D` adds a transverse direction :math:`\\tfrac12\\omega(x)y^2` whose stiffness
+differs between the wells, for the two-dimensional Eyring–Kramers check.
+
+Used by every chapter of part 4 (``book/fokker_planck/``).
+
+References
+----------
+Dai & Zhu, *On Large Batch Training and Sharp Minima: A Fokker–Planck Perspective*, arXiv 2112.00987
+(2021): the setting of sharp and flat minima; the landscape itself is the book's test case.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+__all__ = ["TiltedDoubleWell", "DoubleWell2D"]
+
+
+@dataclass(frozen=True)
+class TiltedDoubleWell:
+    """:math:`f(x)=(x^2-1)^2(1+c\\tanh x)` with value, gradient, curvature and critical points.
+
+    Parameters
+    ----------
+    tilt : float
+        :math:`c\\in(-1,1)`; ``c > 0`` makes the right minimum (:math:`x=+1`) the sharp one.
+
+    Examples
+    --------
+    >>> w = TiltedDoubleWell(0.6)
+    >>> round(w.hess(1.0), 3), round(w.hess(-1.0), 3)
+    (11.656, 4.344)
+    """
+
+    tilt: float = 0.6
+
+    def __post_init__(self):
+        if not (isinstance(self.tilt, (int, float)) and -1.0 < float(self.tilt) < 1.0):
+            raise ValueError(f"tilt={self.tilt!r} must lie in (-1, 1) so that 1 + tilt*tanh(x) > 0")
+
+    # ------------------------------------------------------------------ values
+    def value(self, x):
+        """:math:`f(x)` (vectorised)."""
+        x = np.asarray(x, dtype=float)
+        return (x * x - 1.0) ** 2 * (1.0 + self.tilt * np.tanh(x))
+
+    def grad(self, x):
+        """:math:`f'(x)=(x^2-1)\\,[4x(1+c\\tanh x)+c(x^2-1)(1-\\tanh^2x)]` (vectorised)."""
+        x = np.asarray(x, dtype=float)
+        t = np.tanh(x)
+        q = x * x - 1.0
+        return q * (4.0 * x * (1.0 + self.tilt * t) + self.tilt * q * (1.0 - t * t))
+
+    def hess(self, x):
+        """:math:`f''(x)` (vectorised)."""
+        x = np.asarray(x, dtype=float)
+        c = self.tilt
+        t = np.tanh(x)
+        s2 = 1.0 - t * t                       # sech^2
+        q = x * x - 1.0
+        g = 1.0 + c * t
+        # f = q^2 g:  f'' = (12x^2 - 4) g + 2 (4x q) g' + q^2 g'',  g' = c s2, g'' = -2 c t s2
+        out = (12.0 * x * x - 4.0) * g + 8.0 * x * q * c * s2 - 2.0 * q * q * c * t * s2
+        return out if out.ndim else float(out)
+
+    # ------------------------------------------------------------------ critical points
+    @property
+    def minima(self) -> tuple[float, float]:
+        """The two minimisers ``(-1.0, 1.0)`` (both with value 0)."""
+        return (-1.0, 1.0)
+
+    @property
+    def saddle(self) -> float:
+        """The barrier top :math:`s\\in(-1,1)`, the root of :math:`f'` (Brent's method, to 1e-14)."""
+        return float(brentq(self.grad, -1.0 + 1e-9, 1.0 - 1e-9, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+
+    @property
+    def barrier(self) -> float:
+        """:math:`\\Delta F=f(s)-f(\\pm1)=f(s)`."""
+        return float(self.value(self.saddle))
+
+    @property
+    def flat_minimum(self) -> float:
+        """The minimiser with the smaller curvature (−1 for ``tilt > 0``)."""
+        return -1.0 if self.tilt >= 0 else 1.0
+
+    @property
+    def sharp_minimum(self) -> float:
+        """The minimiser with the larger curvature (+1 for ``tilt > 0``)."""
+        return -self.flat_minimum
+
+    def laplace_flat_mass(self) -> float:
+        """The :math:`D\\to0` limit of the Gibbs mass of the flat basin,
+        :math:`\\sqrt{f''_{\\rm sharp}}/(\\sqrt{f''_{\\rm sharp}}+\\sqrt{f''_{\\rm flat}})` (equal depths)."""
+        kf, ks = self.hess(self.flat_minimum), self.hess(self.sharp_minimum)
+        return math.sqrt(ks) / (math.sqrt(ks) + math.sqrt(kf))
+
+
+@dataclass(frozen=True)
+class DoubleWell2D:
+    """:math:`f(x,y)=f_{1}(x)+\\tfrac12\\,\\omega(x)\\,y^2`, :math:`\\omega(x)=\\omega_0(1+b\\tanh x)`.
+
+    Along :math:`y=0` the critical points are those of the 1-D well ``TiltedDoubleWell(tilt)``, and
+    the Hessian there is :math:`\\mathrm{diag}(f_1''(x),\\omega(x))`, so the Eyring–Kramers
+    determinant ratio has a closed form.
+
+    Parameters
+    ----------
+    tilt : float
+        The 1-D tilt :math:`c\\in(-1,1)`.
+    stiffness : float
+        :math:`\\omega_0>0`.
+    stiffness_tilt : float
+        :math:`b\\in(-1,1)`: the transverse stiffness is :math:`\\omega_0(1\\pm b\\tanh1)` at the wells.
+    """
+
+    tilt: float = 0.6
+    stiffness: float = 4.0
+    stiffness_tilt: float = -0.6
+
+    def __post_init__(self):
+        TiltedDoubleWell(self.tilt)
+        if not (math.isfinite(self.stiffness) and self.stiffness > 0):
+            raise ValueError(f"stiffness={self.stiffness!r} must be > 0")
+        if not -1.0 < self.stiffness_tilt < 1.0:
+            raise ValueError(f"stiffness_tilt={self.stiffness_tilt!r} must lie in (-1, 1)")
+
+    @property
+    def line(self) -> TiltedDoubleWell:
+        """The 1-D well along :math:`y=0`."""
+        return TiltedDoubleWell(self.tilt)
+
+    def omega(self, x):
+        """Transverse stiffness :math:`\\omega(x)`."""
+        return self.stiffness * (1.0 + self.stiffness_tilt * np.tanh(np.asarray(x, dtype=float)))
+
+    def value(self, z):
+        """:math:`f` at points ``z`` of shape ``(..., 2)``."""
+        z = np.asarray(z, dtype=float)
+        x, y = z[..., 0], z[..., 1]
+        return self.line.value(x) + 0.5 * self.omega(x) * y * y
+
+    def grad(self, z):
+        """:math:`\\nabla f` at points ``z`` of shape ``(..., 2)``."""
+        z = np.asarray(z, dtype=float)
+        x, y = z[..., 0], z[..., 1]
+        t = np.tanh(x)
+        domega = self.stiffness * self.stiffness_tilt * (1.0 - t * t)
+        gx = self.line.grad(x) + 0.5 * domega * y * y
+        gy = self.stiffness * (1.0 + self.stiffness_tilt * t) * y
+        return np.stack([gx, gy], axis=-1)
+
+    def hess_at_axis(self, x: float) -> np.ndarray:
+        """The Hessian at :math:`(x, 0)`: :math:`\\mathrm{diag}(f_1''(x), \\omega(x))`."""
+        return np.diag([float(self.line.hess(x)), float(self.omega(x))])
