@@ -109,3 +109,10 @@ def test_verdict_table_renders_links_and_escapes(log):
     log.check("P1.C1", measured=1, expected=1, atol=0, statement="a < b", anchor="sec")
     html = claims.VerdictTable(claims.load(log.directory))._repr_html_()
     assert "part/01_chapter.html#sec" in html and "a &lt; b" in html
+
+
+def test_a_declared_claim_is_covered_by_its_sub_claims():
+    decl = {"P2.C5": {"statement": "s", "page": "momentum/index"}, "P2.C1": {"statement": "t", "page": "momentum/index"}}
+    rec = {"id": "P2.C5b", "paper": "p", "statement": "s", "verdict": "partly", "chapter": "momentum/05", "anchor": None}
+    rows = claims.merge([rec], decl)
+    assert {r["id"]: r["verdict"] for r in rows} == {"P2.C1": claims.PENDING, "P2.C5b": "partly"}

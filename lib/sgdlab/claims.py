@@ -425,9 +425,13 @@ def declared(book_dir: str | Path = BOOK_DIR) -> dict[str, dict[str, str]]:
 
 
 def merge(records: list[Mapping[str, Any]], declared_claims: Mapping[str, Mapping[str, str]]) -> list[dict]:
-    """Records plus a *pending* row for each declared claim no chapter checked."""
+    """Records plus a *pending* row for each declared claim that no chapter checked.
+
+    A declared claim ``P2.C5`` counts as checked when ``P2.C5`` or any of its sub-claims
+    (``P2.C5a``, ``P2.C5b``, …) was checked.
+    """
     rows = [dict(r) for r in records]
-    seen = {r["id"] for r in rows}
+    seen = {r["id"] for r in rows} | {r["id"].rstrip("abcdefghijklmnopqrstuvwxyz") for r in rows}
     for cid, d in declared_claims.items():
         if cid not in seen:
             prefix, _, _ = parse_id(cid)
