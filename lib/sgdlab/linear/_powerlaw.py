@@ -1,0 +1,175 @@
+"""Power-law spectra (exact and log-binned), loss asymptotics and the phase-switch time (private)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gamma as _Gamma
+
+from ._se import U_at_one, V_at_one
+from ._validate import positive_int
+
+__all__ = ["power_law_modes", "asymptotic_constants", "loss_asymptotics", "transition_time",
+           "negative_momentum_condition"]
+
+
+def power_law_modes(nu: float, kappa: float, n_modes: int, *, n_exact: int | None = None,
+                    n_bins: int | None = None, lambda_max: float = 1.0, c0: float = 1.0):
+    """Eigenvalues λ_k = Λ k^{−ν} and loss-weighted coefficients c_k = c0 k^{−κ−1}, k = 1 … n_modes.
+
+    With ``n_exact`` and ``n_bins``, the first ``n_exact`` modes are kept and the rest are grouped into
+    ``n_bins`` log-spaced bins: one representative mode per bin with the bin's mean λ and mean c and a
+    multiplicity equal to its size. Sums Σ mult·λ and Σ mult·c are exact, and since the dynamics is
+    per-mode linear, fine bins emulate 10⁶–10⁷ modes with a few thousand states.
+
+    Returns
+    -------
+    eigs, c, mult : ndarray
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), power-law spectra; reproduction note §5.0 (binning); book chapters
+    ``generating_functions/03_convergence`` and the planned phases and momentum chapters (P1.C4–C6).
+    """
+    n_modes = positive_int(n_modes, "n_modes")
+    if not nu > 0:
+        raise ValueError(f"nu={nu!r} must be > 0")
+    if not kappa > 0:
+        raise ValueError(f"kappa={kappa!r} must be > 0")
+    if not (lambda_max > 0 and c0 > 0):
+        raise ValueError("lambda_max and c0 must be > 0")
+    if n_exact is None and n_bins is None:
+        k = np.arange(1, n_modes + 1, dtype=np.float64)
+        return lambda_max * k**-nu, c0 * k ** (-kappa - 1), np.ones(n_modes)
+    if n_exact is None or n_bins is None:
+        raise ValueError("give both n_exact and n_bins (or neither)")
+    n_exact = positive_int(n_exact, "n_exact")
+    n_bins = positive_int(n_bins, "n_bins")
+    if n_exact >= n_modes:
+        raise ValueError(f"n_exact={n_exact} must be < n_modes={n_modes}")
+    k = np.arange(1, n_exact + 1, dtype=np.float64)
+    edges = np.unique(np.round(np.geomspace(n_exact + 1, n_modes + 1, n_bins + 1)).astype(np.int64))
+    lo, hi = edges[:-1], edges[1:]                       # bin = [lo, hi)
+    lam_b, c_b = [], []
+    # exact sums over each bin through cumulative sums would need n_modes memory; use the integrals
+    # of k^{-p} only for large bins and explicit sums for small ones.
+    for a, b in zip(lo, hi):
+        if b - a <= 4096:
+            kk = np.arange(a, b, dtype=np.float64)
+            lam_b.append(np.mean(kk**-nu))
+            c_b.append(np.mean(kk ** (-kappa - 1)))
+        else:
+            lam_b.append(_mean_power(a, b, nu))
+            c_b.append(_mean_power(a, b, kappa + 1))
+    mult = np.concatenate([np.ones(n_exact), (hi - lo).astype(np.float64)])
+    eigs = lambda_max * np.concatenate([k**-nu, lam_b])
+    c = c0 * np.concatenate([k ** (-kappa - 1), c_b])
+    return eigs, c, mult
+
+
+def _mean_power(a: int, b: int, p: float) -> float:
+    """Mean of k^{-p} over integers a ≤ k < b (Euler–Maclaurin to O(a^{-p-3}))."""
+    def F(x):  # ∫ x^{-p}
+        return np.log(x) if p == 1 else x ** (1 - p) / (1 - p)
+    f = lambda x: x**-p  # noqa: E731
+    fp = lambda x: -p * x ** (-p - 1)  # noqa: E731
+    s = F(b) - F(a) + 0.5 * (f(a) - f(b)) + (fp(b) - fp(a)) / 12.0
+    return float(s / (b - a))
+
+
+def asymptotic_constants(nu: float, kappa: float, lr, momentum, noise_factor, *, lambda_max: float = 1.0,
+                         c0: float = 1.0, tau1: float = 1.0):
+    """Constants of V_t ≈ C_V t^{−ζ} and U_t ≈ C_U t^{−(2−1/ν)} for λ_k = Λk^{−ν}, c_k = c0 k^{−κ−1}.
+
+    C_V = Q Γ(ζ+1) (2α_eff)^{−ζ} with Q = c0 Λ^{−ζ}/κ, ζ = κ/ν, and
+    C_U = τ1 γ α_eff² (Λ^{1/ν}/ν) Γ(2−1/ν) (2α_eff)^{−(2−1/ν)}, α_eff = α/(1−β).
+
+    Returns
+    -------
+    dict with ``C_V``, ``C_U``, ``zeta``, ``noise_exponent`` (2 − 1/ν)
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), loss asymptotics for power-law spectra (constants re-derived in the
+    reproduction note §3.2 and in the book chapter ``generating_functions/01_derivation``).
+    """
+    if not nu > 1:
+        raise ValueError(f"nu={nu!r} must be > 1")
+    if not kappa > 0:
+        raise ValueError(f"kappa={kappa!r} must be > 0")
+    ae = np.asarray(lr, dtype=float) / (1 - np.asarray(momentum, dtype=float))
+    zeta = kappa / nu
+    Q = c0 * lambda_max**-zeta / kappa
+    ne = 2 - 1 / nu
+    C_V = Q * _Gamma(zeta + 1) * (2 * ae) ** -zeta
+    C_U = tau1 * noise_factor * ae**2 * (lambda_max ** (1 / nu) / nu) * _Gamma(ne) * (2 * ae) ** -ne
+    return {"C_V": C_V, "C_U": C_U, "zeta": zeta, "noise_exponent": ne}
+
+
+def loss_asymptotics(t, eigs, c, nu, kappa, lr, momentum, noise_factor, *, mult=None, lambda_max=1.0,
+                     c0=1.0, tau1=1.0, tau2=1.0):
+    """Signal and noise terms of the large-t loss.
+
+    signal_t = ½ C_V t^{−ζ}/(1 − U(1)),  noise_t = ½ V(1) C_U t^{−(2−1/ν)}/(1 − U(1))²,
+    with U(1), V(1) summed over the given (finite or binned) spectrum. The noise term is ``nan``
+    when ζ ≤ 1 (V(1) diverges for the infinite spectrum; reproduction note pitfall 7).
+
+    Returns
+    -------
+    signal, noise : ndarray (same shape as ``t``)
+    """
+    t = np.asarray(t, dtype=float)
+    k = asymptotic_constants(nu, kappa, lr, momentum, noise_factor, lambda_max=lambda_max, c0=c0, tau1=tau1)
+    U1 = float(U_at_one(eigs, lr, momentum, noise_factor, tau1=tau1, tau2=tau2, mult=mult))
+    if not U1 < 1:
+        raise ValueError("the hyper-parameters do not converge (U(1) >= 1 or a mode is unstable)")
+    signal = 0.5 * k["C_V"] * t ** -k["zeta"] / (1 - U1)
+    if k["zeta"] <= 1:
+        noise = np.full_like(t, np.nan)
+    else:
+        V1 = float(V_at_one(eigs, c, lr, momentum, noise_factor, tau2=tau2, mult=mult))
+        noise = 0.5 * V1 * k["C_U"] * t ** -k["noise_exponent"] / (1 - U1) ** 2
+    return signal, noise
+
+
+def transition_time(eigs, c, nu, kappa, lr, momentum, noise_factor, *, mult=None, lambda_max=1.0, c0=1.0,
+                    tau1=1.0, tau2=1.0) -> float:
+    """t_× = [C_V (1 − U(1)) / (V(1) C_U)]^{1/(ζ − 2 + 1/ν)}: where the signal and noise terms cross.
+
+    Only defined in the noise-dominated phase ζ > 2 − 1/ν (raises ``ValueError`` otherwise).
+
+    References
+    ----------
+    Reproduction note §3.2 (our derivation of the phase-switch time); planned book chapter
+    on phases (P1.C4; chapter not yet written).
+    """
+    zeta = kappa / nu
+    if not zeta > 2 - 1 / nu:
+        raise ValueError("kappa: t_x needs the noise-dominated phase, kappa/nu > 2 - 1/nu")
+    s1 = loss_asymptotics(1.0, eigs, c, nu, kappa, lr, momentum, noise_factor, mult=mult, lambda_max=lambda_max,
+                          c0=c0, tau1=tau1, tau2=tau2)
+    return float((s1[0] / s1[1]) ** (1.0 / (zeta - 2 + 1 / nu)))
+
+
+def negative_momentum_condition(eigs, c, nu, *, mult=None):
+    """Sides of the negative-momentum condition Σc·Σλ  >  ((ν−1)/ν)·Σλ²·Σ(c/λ).
+
+    When the left side is larger, ∂_β log C_noise > 0 at β = 0 (α_eff at its leading-order optimum):
+    a small negative momentum lowers the noise-phase loss constant. ``c`` are the loss-weighted
+    coefficients (the repo notebook substitutes parameter-space ones; reproduction note §3.3).
+
+    Returns
+    -------
+    lhs, rhs : float
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the condition for negative momenta (appendix, "condition (91)" of the
+    authors' notebook); to be checked in the planned momentum chapter (P1.C6).
+    """
+    lam = np.asarray(eigs, dtype=float)
+    cc = np.asarray(c, dtype=float)
+    m = np.ones_like(lam) if mult is None else np.asarray(mult, dtype=float)
+    if not nu > 1:
+        raise ValueError(f"nu={nu!r} must be > 1")
+    lhs = np.sum(m * cc) * np.sum(m * lam)
+    rhs = (nu - 1) / nu * np.sum(m * lam**2) * np.sum(m * cc / lam)
+    return float(lhs), float(rhs)

@@ -1,0 +1,489 @@
+"""Spectrally-expressible (SE) dynamics of mini-batch SGD with momentum on a linear model (private).
+
+Public names are re-exported by :mod:`sgdlab.linear`. Notation of part 1 of the book
+(Velikanov, Kuznedelev & Yarotsky, ICLR 2023): learning rate ``lr`` = α, ``momentum`` = β,
+``noise_factor`` = γ (1/B for i.i.d. batches), eigenvalues ``eigs`` = λ_k, loss-weighted initial
+coefficients ``c`` = c_k (so that L_0 = ½ Σ_k c_k), SE parameters τ1, τ2.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_modes, hyper, multiplicities, positive_int, single_thread
+
+__all__ = [
+    "noise_factor", "transfer_matrix", "se_loss", "det_poly", "U_of_z", "V_of_z", "L_of_z",
+    "loss_from_genfun", "mode_stable", "U_at_one", "V_at_one", "loss_sum", "critical_lr",
+    "lambda_crit", "effective_lr_limit", "propagators",
+]
+
+
+def noise_factor(batch_size, n_samples: int | None = None):
+    """The sampling factor γ of the batch noise.
+
+    γ = 1/B for i.i.d. samples (``n_samples=None``), and γ = (N−B)/((N−1)B) for a batch drawn
+    without replacement, independently at each step, from N training points.
+
+    References
+    ----------
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), Sec. 2 (sampling models); book chapter
+    ``generating_functions/01_derivation``.
+    """
+    b = np.asarray(batch_size, dtype=np.float64)
+    if np.any(~(b >= 1)) or np.any(b != np.round(b)):
+        raise ValueError("batch_size must be an integer >= 1")
+    if n_samples is None:
+        return 1.0 / b if b.ndim else float(1.0 / b)
+    n = float(n_samples)
+    if not n >= 2 or np.any(b > n):
+        raise ValueError("n_samples must be >= 2 and >= batch_size")
+    g = (n - b) / ((n - 1.0) * b)
+    return g if g.ndim else float(g)
+
+
+def transfer_matrix(a, momentum, s):
+    """Per-mode 3×3 transfer matrix T_k of the second moments (C_k, J_k, P_k).
+
+    Parameters
+    ----------
+    a
+        α λ_k (broadcastable array).
+    momentum
+        β.
+    s
+        τ2 γ.
+
+    Returns
+    -------
+    ndarray, shape ``broadcast + (3, 3)``
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the SE moment dynamics; derived symbolically in the book chapter
+    ``generating_functions/01_derivation``.
+    """
+    a, b, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, momentum, s)))
+    T = np.empty(a.shape + (3, 3))
+    T[..., 0, 0] = (1 - a) ** 2 - s * a**2
+    T[..., 0, 1] = 2 * b * (1 - a)
+    T[..., 0, 2] = b**2
+    T[..., 1, 0] = a * (a - 1 - s * a)
+    T[..., 1, 1] = b * (1 - 2 * a)
+    T[..., 1, 2] = b**2
+    T[..., 2, 0] = a**2 * (1 - s)
+    T[..., 2, 1] = -2 * a * b
+    T[..., 2, 2] = b**2
+    return T
+
+
+def _times(times, steps):
+    if times is None:
+        return np.arange(steps + 1)
+    t = np.asarray(times)
+    if t.ndim != 1 or t.size == 0 or np.any(t < 0) or np.any(t > steps) or np.any(np.diff(t) <= 0):
+        raise ValueError(f"times must be a strictly increasing 1-d array of integers in [0, steps={steps}]")
+    return t.astype(np.int64)
+
+
+def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, tau1=1.0, tau2=1.0,
+            mult=None, times=None, diverge_at: float = 1e30, mode_tau2=None):
+    """Expected loss L_t of mini-batch SGD with momentum under the SE approximation (the recursion).
+
+    Iterates the per-mode moments (C_k, J_k, P_k) with the transfer matrices T_k and the noise
+    injection γ τ1 α² λ_k² Σ_l C_l, vectorised over the modes and over a grid of hyper-parameters:
+    ``lr``, ``momentum``, ``noise_factor``, ``tau1`` and ``tau2`` broadcast to one grid shape ``G``.
+
+    Parameters
+    ----------
+    eigs, c
+        Eigenvalues λ_k > 0 and loss-weighted initial coefficients c_k ≥ 0 (L_0 = ½ Σ mult_k c_k).
+    lr, momentum, noise_factor
+        α > 0, β ∈ (−1, 1), γ ≥ 0 (arrays broadcast to the grid).
+    steps
+        Number of steps T.
+    tau1, tau2
+        SE parameters (Gaussian features: 1, −1; translation-invariant data: 1, 1).
+    mult
+        Multiplicity of each mode (log-binned spectra); default ones.
+    times
+        Increasing step indices at which to record L_t (default: every step 0…T).
+    diverge_at
+        A grid point whose loss exceeds this (or is not finite) is flagged as divergent: its loss is
+        ``inf`` from then on.
+    mode_tau2
+        Optional per-mode τ2 (shape of ``eigs``), multiplying ``tau2``: the diagonal approximation with a
+        mode-dependent τ2,k (e.g. 2 − κ_k from the eigenvector kurtosis).
+
+    Returns
+    -------
+    ndarray, shape ``G + (len(times),)``
+
+    References
+    ----------
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), SE approximation and moment dynamics; book chapters
+    ``generating_functions/01_derivation`` … ``03_convergence``.
+    """
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    if cc.shape != lam.shape:
+        raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
+    m = multiplicities(mult, lam.size)
+    steps = positive_int(steps, "steps", 0)
+    t_rec = _times(times, steps)
+    lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
+    G = lr.shape
+    ex = (...,) + (None,)
+    a = lr[ex] * lam                       # G + (K,)
+    s = (t2 * g)[ex]
+    if mode_tau2 is not None:
+        mt = np.asarray(mode_tau2, dtype=np.float64)
+        if mt.shape != lam.shape or not np.all(np.isfinite(mt)):
+            raise ValueError(f"mode_tau2 must be finite with the shape of eigs {lam.shape}")
+        s = s * mt
+    bb = b[ex]
+    T00 = (1 - a) ** 2 - s * a**2
+    T01 = 2 * bb * (1 - a)
+    T10 = a * (a - 1 - s * a)
+    T11 = bb * (1 - 2 * a)
+    T20 = a**2 * (1 - s)
+    T21 = -2 * a * bb
+    b2 = bb**2
+    inj = (t1 * g)[ex] * a**2              # noise injection per unit of Σ_l C_l
+    C = np.broadcast_to(cc, a.shape).copy()
+    J = np.zeros_like(C)
+    P = np.zeros_like(C)
+    out = np.full(G + (t_rec.size,), np.inf)
+    alive = np.ones(G, dtype=bool)
+    j = 0
+    with np.errstate(over="ignore", invalid="ignore"), single_thread():
+        for t in range(steps + 1):
+            tot = C @ m                      # Σ_l mult_l C_l = 2 L_t
+            bad = ~(np.abs(tot) < 2 * diverge_at) & alive
+            if bad.any():
+                alive &= ~bad
+                C[bad] = 0.0
+                J[bad] = 0.0
+                P[bad] = 0.0
+            if j < t_rec.size and t == t_rec[j]:
+                out[..., j] = np.where(alive, 0.5 * tot, np.inf)
+                j += 1
+            if t == steps:
+                break
+            n = inj * tot[ex]
+            Pn = b2 * P
+            Pn += T20 * C
+            Pn += T21 * J
+            Pn += n
+            Cn = T00 * C
+            Cn += T01 * J
+            Cn += b2 * P
+            Cn += n
+            J = T10 * C + T11 * J + b2 * P + n
+            C, P = Cn, Pn
+    return out
+
+
+def det_poly(a, momentum, s, z):
+    """S_k(z) = det(I − z T_k), the denominator of the per-mode generating functions.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), generating functions; book chapter ``generating_functions/01_derivation``.
+    """
+    b = momentum
+    return (a * a * b * s * z * z + a * a * b * z * z + a * a * s * z - a * a * z - 2 * a * b * b * z * z
+            - 2 * a * b * z * z + 2 * a * b * z + 2 * a * z - b**3 * z**3 + b**3 * z * z + b * b * z * z
+            - b * b * z + b * z * z - b * z - z + 1)
+
+
+def _poly_coefs(a, b, s):
+    """Coefficients of S_k(z) = 1 + q1 z + q2 z² + q3 z³ (per mode)."""
+    q1 = -1 - b - b * b + 2 * a * b + 2 * a - a * a + a * a * s
+    q2 = b + b * b + b**3 - 2 * a * b - 2 * a * b * b + a * a * b + a * a * b * s
+    q3 = -(b**3) + 0 * a
+    return q1, q2, q3
+
+
+def _z_sum(z, weights, num0, num1, num2, q1, q2, q3):
+    """Σ_k w_k (num0 + num1 z + num2 z²)/S_k(z) for an array of z (modes on the last axis)."""
+    z = np.asarray(z)[..., None]
+    S = 1 + z * (q1 + z * (q2 + z * q3))
+    return np.sum(weights * (num0 + z * (num1 + z * num2)) / S, axis=-1)
+
+
+def U_of_z(z, eigs, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None):
+    """Noise generating function U(z) = γ τ1 α² z Σ_k λ_k² (1+βz)/S_k(z), for an array of ``z``.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the noise propagator; book chapter ``generating_functions/01_derivation``.
+    """
+    lam = as_modes(eigs)
+    m = multiplicities(mult, lam.size)
+    q = _poly_coefs(lr * lam, momentum, tau2 * noise_factor)
+    z = np.asarray(z)
+    w = noise_factor * tau1 * lr**2 * m * lam**2
+    return z * _z_sum(z, w, 1.0, momentum, 0.0, *q)
+
+
+def V_of_z(z, eigs, c, lr, momentum, noise_factor, *, tau2=1.0, mult=None):
+    """Signal generating function V(z) = Σ_k c_k (1 − βz − β²z + β³z² + 2αβλ_k z)/S_k(z).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the signal propagator; book chapter ``generating_functions/01_derivation``.
+    """
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    m = multiplicities(mult, lam.size)
+    b = momentum
+    a = lr * lam
+    q = _poly_coefs(a, b, tau2 * noise_factor)
+    return _z_sum(z, m * cc, 1.0, -b - b * b + 2 * b * a, b**3, *q)
+
+
+def L_of_z(z, eigs, c, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None):
+    """Loss generating function L(z) = Σ_t L_t z^t = ½ V(z)/(1 − U(z))."""
+    U = U_of_z(z, eigs, lr, momentum, noise_factor, tau1=tau1, tau2=tau2, mult=mult)
+    V = V_of_z(z, eigs, c, lr, momentum, noise_factor, tau2=tau2, mult=mult)
+    return 0.5 * V / (1 - U)
+
+
+def loss_from_genfun(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.0, tau2=1.0, mult=None,
+                     oversample: int = 8, eps: float = 1e-12, chunk: int = 2048):
+    """L_0 … L_T by inverting L(z): Cauchy's formula on the circle |z| = r, evaluated with an FFT.
+
+    With M = ``oversample``·(T+1) points and r = eps^{1/M}, the aliased terms L_{t+jM} r^{jM} are
+    suppressed by a factor eps, and the circle stays away from the pole z* of 1/(1 − U) and from the
+    branch point at z = 1 that the λ → 0 modes create.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023); reproduction note §5.0 and pitfall 10; book chapter
+    ``generating_functions/01_derivation``.
+    """
+    steps = positive_int(steps, "steps", 0)
+    oversample = positive_int(oversample, "oversample", 2)
+    if not 0 < eps < 1:
+        raise ValueError(f"eps={eps!r} must lie in (0, 1)")
+    M = 2 * ((oversample * (steps + 1) + 1) // 2)
+    r = eps ** (1.0 / M)
+    # the coefficients are real, so L(conj z) = conj L(z): half the circle suffices (inverse real FFT)
+    z = r * np.exp(2j * np.pi * np.arange(M // 2 + 1) / M)
+    vals = np.concatenate([
+        L_of_z(z[i:i + chunk], eigs, c, lr, momentum, noise_factor, tau1=tau1, tau2=tau2, mult=mult)
+        for i in range(0, z.size, chunk)
+    ])
+    coef = np.fft.irfft(np.conj(vals), n=M)
+    t = np.arange(steps + 1)
+    return coef[: steps + 1] / r**t
+
+
+def mode_stable(a, momentum, s):
+    """Whether the transfer matrix T_k has all eigenvalues strictly inside the unit disc (Jury test).
+
+    With p(μ) = det(μI − T_k) = μ³ + a2 μ² + a1 μ + a0: p(1) > 0, −p(−1) > 0, |a0| < 1 and
+    |a0² − 1| > |a0 a2 − a1|.
+
+    Parameters
+    ----------
+    a, momentum, s
+        α λ_k, β and τ2 γ (broadcastable arrays).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), per-mode stability; Jury conditions derived in the book chapter
+    ``generating_functions/01_derivation``.
+    """
+    a, b, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, momentum, s)))
+    a2 = -1 - b - b * b + 2 * a * b + 2 * a - a * a + a * a * s
+    a1 = b + b * b + b**3 - 2 * a * b - 2 * a * b * b + a * a * b + a * a * b * s
+    a0 = -(b**3)
+    p1 = 1 + a2 + a1 + a0
+    mp_1 = 1 - a2 + a1 - a0
+    return (p1 > 0) & (mp_1 > 0) & (np.abs(a0) < 1) & (np.abs(a0 * a0 - 1) > np.abs(a0 * a2 - a1))
+
+
+def _x_r(eigs, lr, momentum):
+    x = (lr / (1 - momentum))[..., None] * eigs
+    r = ((1 - momentum) / (1 + momentum))[..., None]
+    return x, r
+
+
+def U_at_one(eigs, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None):
+    """U(1) = τ1 γ Σ_k x_k / (2 − x_k (r − τ2 γ)), x_k = α λ_k/(1−β), r = (1−β)/(1+β).
+
+    Outside the per-mode stable region the closed form has no meaning (it can even turn negative);
+    there the result is ``inf``: the hyper-parameters diverge whatever the batch noise.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), convergence conditions; book chapters
+    ``generating_functions/01_derivation`` and ``03_convergence``.
+    """
+    lam = as_modes(eigs)
+    m = multiplicities(mult, lam.size)
+    lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
+    x, r = _x_r(lam, lr, b)
+    ex = (...,) + (None,)
+    stable = np.all(mode_stable(lr[ex] * lam, b[ex], (t2 * g)[ex]), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        U = t1 * g * np.sum(m * x / (2 - x * (r - (t2 * g)[ex])), axis=-1)
+    return np.where(stable, U, np.inf)
+
+
+def V_at_one(eigs, c, lr, momentum, noise_factor, *, tau2=1.0, mult=None):
+    """V(1) = Σ_k c_k (1 + 2β x_k/(1−β²)) / (x_k (2 − x_k (r − τ2 γ))); ``inf`` where not per-mode stable.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023); book chapter ``generating_functions/01_derivation``.
+    """
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    m = multiplicities(mult, lam.size)
+    lr, b, g, _, t2 = hyper(lr, momentum, noise_factor, 1.0, tau2)
+    x, r = _x_r(lam, lr, b)
+    ex = (...,) + (None,)
+    stable = np.all(mode_stable(lr[ex] * lam, b[ex], (t2 * g)[ex]), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        V = np.sum(m * cc * (1 + 2 * b[ex] * x / (1 - b[ex] ** 2)) / (x * (2 - x * (r - (t2 * g)[ex]))), axis=-1)
+    return np.where(stable, V, np.inf)
+
+
+def loss_sum(eigs, c, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None):
+    """Σ_t L_t = L(1) = ½ V(1)/(1 − U(1)); ``inf`` where U(1) ≥ 1 or a mode is unstable.
+
+    Vectorised over a grid of hyper-parameters (one pass over the modes; used for (α, β) maps).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023); book chapters ``generating_functions/01_derivation`` and
+    ``03_convergence``.
+    """
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    m = multiplicities(mult, lam.size)
+    lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
+    x, r = _x_r(lam, lr, b)
+    ex = (...,) + (None,)
+    s = (t2 * g)[ex]
+    bb = b[ex]
+    stable = np.all(mode_stable(lr[ex] * lam, bb, s), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        den = 2 - x * (r - s)
+        U = t1 * g * np.sum(m * x / den, axis=-1)
+        V = np.sum(m * cc * (1 + 2 * bb * x / (1 - bb**2)) / (x * den), axis=-1)
+        out = np.where(stable & (U < 1), 0.5 * V / (1 - U), np.inf)
+    return out if out.ndim else float(out)
+
+
+def critical_lr(eigs, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None, iters: int = 80):
+    """The largest convergent learning rate α_c(β): per-mode stability and U(1) < 1.
+
+    Bisection on α, vectorised over arrays of ``momentum`` and ``noise_factor``. The convergent set
+    in α is the interval (0, α_c): U(1) increases with α inside the per-mode stable region.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the convergence region in the (α, β) plane; book chapter
+    ``generating_functions/03_convergence``.
+    """
+    lam = as_modes(eigs)
+    m = multiplicities(mult, lam.size)
+    b, g, t1, t2 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (momentum, noise_factor, tau1, tau2)))
+    if np.any(~(np.abs(b) < 1)):
+        raise ValueError("momentum must lie in (-1, 1)")
+    lo = np.zeros(b.shape)
+    hi = np.full(b.shape, 4.0 * (1 + np.abs(b).max()) / lam.max() + 1.0)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        ok = U_at_one(lam, mid, b, g, tau1=t1, tau2=t2, mult=m) < 1
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return lo if lo.ndim else float(lo)
+
+
+def lambda_crit(eigs, *, mult=None) -> float:
+    """λ_crit solving Σ_k λ_k/(λ_k + λ_crit) = 1 (the β → 1 boundary for τ1 = τ2 = 1).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the β → 1 asymptote α_eff = 2/(γ λ_crit); book chapter
+    ``generating_functions/03_convergence``.
+    """
+    from scipy.optimize import brentq
+
+    lam = as_modes(eigs)
+    m = multiplicities(mult, lam.size)
+    if m.sum() <= 1:
+        raise ValueError("eigs: need more than one mode for λ_crit > 0")
+    f = lambda lc: np.sum(m * lam / (lam + lc)) - 1.0  # noqa: E731
+    return float(brentq(f, 1e-300, np.sum(m * lam) * 2, xtol=1e-300, rtol=1e-14))
+
+
+def effective_lr_limit(eigs, noise_factor, *, tau1=1.0, tau2=1.0, mult=None) -> float:
+    """lim_{β→1} α_c/(1−β): solves τ1 γ Σ_k x_k/(2 + τ2 γ x_k) = 1 for α_eff (x_k = α_eff λ_k).
+
+    Finite for every γ > 0 (every finite batch size): the effective learning rate stays bounded.
+    For τ1 = τ2 = 1 it equals 2/(γ λ_crit).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), abstract claim "large but bounded effective learning rate";
+    book chapter ``generating_functions/03_convergence``.
+    """
+    from scipy.optimize import brentq
+
+    lam = as_modes(eigs)
+    m = multiplicities(mult, lam.size)
+    g = float(noise_factor)
+    if not g > 0:
+        raise ValueError(f"noise_factor={noise_factor!r} must be > 0")
+    if tau2 < 0:
+        raise ValueError("tau2 must be >= 0 for the β → 1 limit to exist")
+
+    def f(ae):
+        x = ae * lam
+        return tau1 * g * np.sum(m * x / (2 + tau2 * g * x)) - 1.0
+
+    hi = 1.0
+    while f(hi) < 0:
+        hi *= 2
+        if hi > 1e300:
+            return float("inf")
+    return float(brentq(f, 0.0, hi, xtol=1e-300, rtol=1e-14))
+
+
+def propagators(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.0, tau2=1.0, mult=None):
+    """The signal and noise propagators V_t = Σ_k c_k [T_k^t]_CC and U_t = γτ1α² Σ_k λ_k² [T_k^{t−1}(1,1,1)]_C.
+
+    The loss solves the renewal equation 2L_t = V_t + Σ_{s=1}^{t} U_s 2L_{t−s}, whose generating-function
+    form is L(z) = ½V(z)/(1 − U(z)). Scalar hyper-parameters.
+
+    Returns
+    -------
+    U, V : ndarray of length ``steps + 1`` (U_0 = 0)
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023); propagator expansion of Yarotsky & Velikanov (ICLR 2025); book chapter
+    ``generating_functions/01_derivation``.
+    """
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    m = multiplicities(mult, lam.size)
+    steps = positive_int(steps, "steps", 0)
+    lr, b, g, t1, t2 = (float(v) for v in hyper(lr, momentum, noise_factor, tau1, tau2))
+    T = transfer_matrix(lr * lam, b, t2 * g)
+    X = np.stack([cc, np.zeros_like(cc), np.zeros_like(cc)], axis=1)
+    Y = np.ones((lam.size, 3))
+    w = g * t1 * lr**2 * lam**2 * m
+    U, V = np.zeros(steps + 1), np.zeros(steps + 1)
+    V[0] = m @ X[:, 0]
+    for t in range(1, steps + 1):
+        U[t] = w @ Y[:, 0]
+        X = np.einsum("kij,kj->ki", T, X)
+        Y = np.einsum("kij,kj->ki", T, Y)
+        V[t] = m @ X[:, 0]
+    return U, V
