@@ -1,0 +1,418 @@
+r"""The gradient-descent map on one-dimensional landscapes, its stability, and GD from many starts.
+
+For a step size (learning rate) :math:`\eta` the GD map is :math:`T_\eta(x) = x - \eta f'(x)`.
+Its fixed points are the critical points of :math:`f`, with multiplier
+:math:`T_\eta'(x^*) = 1 - \eta f''(x^*)`; a minimum is linearly stable iff
+:math:`0 < \eta < 2/f''(x^*)`. Period-2 orbits solve :math:`T_\eta(T_\eta(x)) = x` with
+:math:`T_\eta(x) \ne x`.
+
+The simulations run many starts and many step sizes as one array computation: the start points,
+step sizes and noise levels broadcast against each other, and every step updates the whole array.
+Divergence is a result (a flag and ``inf``), never an exception.
+
+Used by the chapters of part 3 (``book/large_lr/01_gd_map`` … ``04_instability_trap``).
+
+References
+----------
+Mohtashami, Jaggi, Stich, *Special Properties of Gradient Descent with Large Learning Rates*,
+ICML 2023 (arXiv 2205.15142): the claims these functions test. Linear stability of GD fixed points:
+Wu, Ma & E, NeurIPS 2018; Cohen et al., ICLR 2021 (sharpness :math:`2/\eta`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+__all__ = [
+    "gd_map",
+    "multiplier",
+    "stability_threshold",
+    "is_linearly_stable",
+    "stable_window",
+    "CriticalPoints",
+    "critical_points",
+    "period_two_orbits",
+    "GDResult",
+    "run_gd",
+    "basin_of",
+    "temperature",
+    "gibbs_mass",
+]
+
+Grad = Callable[[np.ndarray], np.ndarray]
+
+
+# --------------------------------------------------------------------------- validation
+def _check_lr(lr) -> np.ndarray:
+    a = np.asarray(lr, dtype=float)
+    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"lr={lr!r} must be finite and > 0")
+    return a
+
+
+def _check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps={steps!r} must be an integer >= 0")
+    return int(steps)
+
+
+def _check_interval(lo: float, hi: float) -> tuple[float, float]:
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"lo={lo!r}, hi={hi!r}: need finite lo < hi")
+    return float(lo), float(hi)
+
+
+def _check_grid(n_grid) -> int:
+    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or n_grid < 3:
+        raise ValueError(f"n_grid={n_grid!r} must be an integer >= 3")
+    return int(n_grid)
+
+
+# --------------------------------------------------------------------------- the map
+def gd_map(grad: Grad, x, lr) -> np.ndarray:
+    r""":math:`T_\eta(x) = x - \eta f'(x)`, elementwise (``x`` and ``lr`` broadcast).
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023: full-batch GD. Chapter ``book/large_lr/01_gd_map``.
+    """
+    lr = _check_lr(lr)
+    x = np.asarray(x, dtype=float)
+    return x - lr * grad(x)
+
+
+def multiplier(curvature, lr) -> np.ndarray:
+    r""":math:`T_\eta'(x) = 1 - \eta f''(x)`: the GD map's derivative where :math:`f'' =` ``curvature``."""
+    return 1.0 - _check_lr(lr) * np.asarray(curvature, dtype=float)
+
+
+def stability_threshold(curvature) -> np.ndarray | float:
+    r"""The largest stable step :math:`2/f''(x^*)` of a minimum of curvature ``curvature``.
+
+    A critical point with :math:`f'' \le 0` is never linearly stable for :math:`\eta>0` (its
+    multiplier is :math:`\ge 1`): its threshold is 0.
+
+    Chapter ``book/large_lr/01_gd_map``, eq. ``eq-stability``.
+    """
+    c = np.asarray(curvature, dtype=float)
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"curvature={curvature!r} must be finite")
+    with np.errstate(divide="ignore"):
+        out = np.where(c > 0, 2.0 / np.where(c > 0, c, 1.0), 0.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def is_linearly_stable(curvature, lr) -> np.ndarray:
+    r""":math:`|1 - \eta f''(x^*)| < 1`, elementwise: the fixed point attracts nearby GD iterates."""
+    return np.abs(multiplier(curvature, lr)) < 1.0
+
+
+def stable_window(global_curvature: float, spurious_curvatures) -> tuple[float, float]:
+    r"""The step sizes for which the global minimum is the *only* linearly stable minimum.
+
+    Returns :math:`(2/\min_i f''(x_i),\; 2/f''(x^*))` over the spurious minima :math:`x_i`. The
+    window is empty when the first number is not smaller than the second, i.e. when some spurious
+    minimum is flatter than the global one.
+
+    Raises
+    ------
+    ValueError
+        If ``global_curvature`` is not > 0 or ``spurious_curvatures`` is empty or not all > 0.
+    """
+    if not (math.isfinite(global_curvature) and global_curvature > 0):
+        raise ValueError(f"global_curvature={global_curvature!r} must be finite and > 0")
+    s = np.asarray(spurious_curvatures, dtype=float).ravel()
+    if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError("spurious_curvatures must be a non-empty array of finite numbers > 0")
+    return 2.0 / float(s.min()), 2.0 / float(global_curvature)
+
+
+# --------------------------------------------------------------------------- critical points
+@dataclass(frozen=True)
+class CriticalPoints:
+    """Critical points of a 1-d landscape on an interval, sorted by position.
+
+    Attributes
+    ----------
+    x, value, curvature : ndarray
+        Position, :math:`f(x)` and :math:`f''(x)` of each critical point.
+    kind : ndarray of str
+        ``"min"``, ``"max"`` or ``"flat"`` (:math:`|f''|` below ``1e-9``).
+    """
+
+    x: np.ndarray
+    value: np.ndarray
+    curvature: np.ndarray
+    kind: np.ndarray
+
+    @property
+    def minima(self) -> np.ndarray:
+        """Boolean mask of the minima."""
+        return self.kind == "min"
+
+
+def _roots(fun: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, n_grid: int) -> np.ndarray:
+    """All sign changes of ``fun`` on a uniform grid, refined with Brent's method."""
+    grid = np.linspace(lo, hi, n_grid)
+    vals = fun(grid)
+    roots = list(grid[vals == 0.0])
+    idx = np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)[0]
+    for i in idx:
+        roots.append(brentq(lambda t: float(fun(np.asarray(t))), grid[i], grid[i + 1], xtol=1e-14, rtol=1e-15))
+    return np.unique(np.asarray(roots, dtype=float))
+
+
+def critical_points(landscape, lo: float, hi: float, *, n_grid: int = 200_001) -> CriticalPoints:
+    """Critical points of ``landscape`` (an object with ``value``, ``grad``, ``hess``) in ``[lo, hi]``.
+
+    Sign changes of :math:`f'` on a grid of ``n_grid`` points are refined with Brent's method, so
+    the grid must resolve the landscape's finest scale (critical points closer than the grid step
+    can be missed; a unit test checks a known count).
+
+    Chapter ``book/large_lr/01_gd_map``.
+    """
+    lo, hi = _check_interval(lo, hi)
+    n_grid = _check_grid(n_grid)
+    x = _roots(landscape.grad, lo, hi, n_grid)
+    curv = landscape.hess(x)
+    kind = np.where(np.abs(curv) < 1e-9, "flat", np.where(curv > 0, "min", "max"))
+    return CriticalPoints(x=x, value=landscape.value(x), curvature=curv, kind=kind)
+
+
+def period_two_orbits(landscape, lr: float, lo: float, hi: float, *, n_grid: int = 200_001,
+                      tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    r"""Period-2 orbits of the GD map: pairs :math:`x_1<x_2` with :math:`T(x_1)=x_2`, :math:`T(x_2)=x_1`.
+
+    Roots of :math:`T(T(x)) - x` in ``[lo, hi]`` that are not fixed points (:math:`|T(x)-x|>` ``tol``).
+
+    Returns
+    -------
+    pairs : ndarray, shape (k, 2)
+        The orbits, each as ``(x1, x2)`` with ``x1 < x2`` (both points found inside the interval).
+    multipliers : ndarray, shape (k,)
+        :math:`T'(x_1)T'(x_2) = (1-\eta f''(x_1))(1-\eta f''(x_2))`; the orbit attracts iff
+        :math:`|\cdot|<1`.
+
+    Chapter ``book/large_lr/01_gd_map`` (period doubling) and ``04_instability_trap``.
+    """
+    lr = float(_check_lr(lr))
+    lo, hi = _check_interval(lo, hi)
+    n_grid = _check_grid(n_grid)
+
+    def t(x):
+        return x - lr * landscape.grad(x)
+
+    roots = _roots(lambda x: t(t(x)) - x, lo, hi, n_grid)
+    roots = roots[np.abs(t(roots) - roots) > tol]
+    pairs: list[tuple[float, float]] = []
+    for x1 in roots:
+        x2 = float(t(np.asarray(x1)))
+        a, b = sorted((float(x1), x2))
+        if not any(abs(a - p) < 1e-6 and abs(b - q) < 1e-6 for p, q in pairs):
+            pairs.append((a, b))
+    arr = np.asarray(pairs, dtype=float).reshape(-1, 2)
+    mult = multiplier(landscape.hess(arr[:, 0]), lr) * multiplier(landscape.hess(arr[:, 1]), lr)
+    return arr, mult
+
+
+# --------------------------------------------------------------------------- simulations
+@dataclass(frozen=True)
+class GDResult:
+    """Final iterates of many GD runs.
+
+    Attributes
+    ----------
+    x : ndarray
+        Final iterate of each run (``inf`` with the sign of the escape for diverged runs).
+    diverged : ndarray of bool
+        Runs whose iterate left ``|x| <= bound`` or became non-finite.
+    history : ndarray or None
+        Iterates every ``record_every`` steps, shape ``(n_records, *x.shape)`` (``None`` if not asked).
+    """
+
+    x: np.ndarray
+    diverged: np.ndarray
+    history: np.ndarray | None = None
+
+
+def run_gd(grad: Grad, x0, lr, steps: int, *, noise=0.0, anneal: bool = False, seed: int | None = None,
+           bound: float = 1e6, record_every: int | None = None, block: int = 1000) -> GDResult:
+    r"""GD, or GD with Gaussian gradient noise, from many starts at once.
+
+    .. math:: x_{t+1} = x_t - \eta\,\bigl(f'(x_t) + \sigma_t\,\xi_t\bigr),\qquad \xi_t\sim N(0,1)\ \text{i.i.d.},
+
+    with :math:`\sigma_t = \sigma` (constant) or :math:`\sigma_t = \sigma(1 - t/T)` (``anneal=True``,
+    linear decay to 0 over the ``steps`` :math:`=T` steps).
+
+    Parameters
+    ----------
+    grad
+        Vectorised derivative :math:`f'`.
+    x0, lr, noise
+        Starts, step sizes :math:`\eta>0` and noise levels :math:`\sigma\ge0`; they broadcast
+        together to the shape of the runs (e.g. ``x0`` of shape ``(R,)`` and ``lr`` of shape
+        ``(E, 1)`` give ``E × R`` runs).
+    steps
+        Number of steps :math:`T \ge 0`.
+    anneal
+        Decay the noise linearly to zero.
+    seed
+        Seed of ``numpy.random.default_rng`` (needed only with noise).
+    bound
+        Runs with :math:`|x_t|>` ``bound`` (or non-finite) are flagged as diverged and frozen at
+        :math:`\pm\infty`.
+    record_every
+        Keep the iterates every this many steps (including the start).
+    block
+        Noise is drawn in blocks of this many steps (speed only; the stream is fixed by ``seed``).
+
+    Returns
+    -------
+    GDResult
+
+    Notes
+    -----
+    Used by ``book/large_lr/02_rugged_bowl``, ``03_noise_vs_step`` and ``04_instability_trap``.
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023: full-batch GD with a large step versus a small step with
+    added stochasticity.
+    """
+    steps = _check_steps(steps)
+    lr = _check_lr(lr)
+    noise = np.asarray(noise, dtype=float)
+    if not np.all(np.isfinite(noise)) or np.any(noise < 0):
+        raise ValueError(f"noise={noise!r} must be finite and >= 0")
+    if not (math.isfinite(bound) and bound > 0):
+        raise ValueError(f"bound={bound!r} must be finite and > 0")
+    if record_every is not None and (not isinstance(record_every, (int, np.integer)) or record_every < 1):
+        raise ValueError(f"record_every={record_every!r} must be an integer >= 1")
+    if not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"block={block!r} must be an integer >= 1")
+    x = np.array(np.broadcast_to(np.asarray(x0, dtype=float), np.broadcast_shapes(np.shape(x0), lr.shape,
+                                                                                   noise.shape)))
+    lr_b = np.broadcast_to(lr, x.shape)
+    noisy = bool(np.any(noise > 0))
+    rng = np.random.default_rng(seed) if noisy else None
+    sig = np.broadcast_to(noise, x.shape)
+    diverged = ~np.isfinite(x) | (np.abs(x) > bound)
+    sign = np.where(np.isnan(x), 1.0, np.sign(x))
+    x = np.where(diverged, 0.0, x)  # diverged runs sit at 0 for the arithmetic, reported as +-inf
+
+    def reported(z):
+        return np.where(diverged, np.copysign(np.inf, sign), z)
+
+    hist = [reported(x)] if record_every else None
+    buf = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            g = grad(x)
+            if noisy:
+                j = t % block
+                if j == 0:
+                    buf = rng.standard_normal((min(block, steps - t), *x.shape))
+                factor = (1.0 - t / steps) if anneal else 1.0
+                g = g + (factor * sig) * buf[j]
+            x = x - lr_b * g
+            bad = ~np.isfinite(x) | (np.abs(x) > bound)
+            if bad.any():
+                new = bad & ~diverged
+                sign = np.where(new, np.where(np.isnan(x), 1.0, np.sign(x)), sign)
+                diverged = diverged | bad
+                x = np.where(diverged, 0.0, x)
+            if record_every and (t + 1) % record_every == 0:
+                hist.append(reported(x))
+    return GDResult(x=reported(x), diverged=diverged, history=None if hist is None else np.stack(hist))
+
+
+def basin_of(landscape, x, *, lr: float = 1e-3, steps: int = 20_000, target: float = 0.0,
+             tol: float = 1e-3, check_every: int = 500, grad_tol: float = 1e-10) -> np.ndarray:
+    r"""Whether small-step GD from each ``x`` ends within ``tol`` of ``target``.
+
+    The *polishing* phase of the experiments: after an exploration phase, noiseless GD with a small
+    step (default :math:`\eta=10^{-3}`, at most 20,000 steps) settles every run into the minimum whose
+    basin it is in; a run *succeeds* when it ends at the global minimum ``target``. Diverged
+    (infinite) entries fail.
+
+    Every ``check_every`` steps the runs are checked, and the polishing stops early once each run
+    is either within ``tol`` of ``target`` or at a critical point elsewhere (:math:`|f'|<` ``grad_tol``):
+    with a step below :math:`2/f''` at the target, neither can change any more.
+
+    Chapter ``book/large_lr/02_rugged_bowl`` and ``03_noise_vs_step``.
+    """
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol={tol!r} must be finite and > 0")
+    steps = _check_steps(steps)
+    if not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"check_every={check_every!r} must be an integer >= 1")
+    x = np.asarray(x, dtype=float)
+    finite = np.isfinite(x)
+    z = np.where(finite, x, target)
+    ok = np.ones(x.shape, dtype=bool)
+    done = 0
+    while done < steps:
+        n = min(check_every, steps - done)
+        res = run_gd(landscape.grad, z, lr, n)
+        ok &= ~res.diverged
+        z = np.where(res.diverged, target, res.x)
+        done += n
+        at_target = np.abs(z - target) < tol
+        if np.all(at_target | (np.abs(landscape.grad(z)) < grad_tol)):
+            break
+    return finite & ok & (np.abs(z - target) < tol)
+
+
+# --------------------------------------------------------------------------- temperature
+def temperature(lr, noise) -> np.ndarray | float:
+    r"""Temperature :math:`D = \eta\sigma^2/2` of GD with additive gradient noise of scale :math:`\sigma`.
+
+    For small :math:`\eta`, :math:`x_{t+1} = x_t - \eta(f'(x_t) + \sigma\xi_t)` follows the SDE
+    :math:`dx = -f'(x)\,dt + \sqrt{2D}\,dW` in time :math:`\tau=\eta t`, whose stationary law is the
+    Gibbs law :math:`\propto e^{-f/D}`. (The book's notation page writes :math:`D=\eta\sigma^2/(2B)`
+    for mini-batch noise of per-sample scale :math:`\sigma`; here :math:`\sigma` is the noise of the
+    whole step.)
+
+    Chapter ``book/large_lr/03_noise_vs_step``.
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023, App. G (the learning rate moderates the effective variance).
+    """
+    lr = _check_lr(lr)
+    noise = np.asarray(noise, dtype=float)
+    if not np.all(np.isfinite(noise)) or np.any(noise < 0):
+        raise ValueError(f"noise={noise!r} must be finite and >= 0")
+    out = lr * noise**2 / 2.0
+    return float(out) if out.ndim == 0 else out
+
+
+def gibbs_mass(landscape, temp, lo: float, hi: float, *, support: tuple[float, float] = (-50.0, 50.0),
+               n_grid: int = 400_001) -> np.ndarray | float:
+    r"""Mass of ``[lo, hi]`` under the Gibbs law :math:`\pi_D(x) \propto e^{-f(x)/D}` on ``support``.
+
+    Computed by the trapezoidal rule on a uniform grid of ``n_grid`` points over ``support`` (which
+    must hold essentially all the mass), vectorised over the temperatures ``temp`` :math:`=D>0`.
+
+    Chapter ``book/large_lr/03_noise_vs_step``: the stationary probability that a small-step run
+    with constant noise sits in the global minimum's basin when the noise is switched off.
+    """
+    t = np.asarray(temp, dtype=float)
+    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise ValueError(f"temp={temp!r} must be finite and > 0")
+    lo, hi = _check_interval(lo, hi)
+    s_lo, s_hi = _check_interval(*support)
+    n_grid = _check_grid(n_grid)
+    x = np.linspace(s_lo, s_hi, n_grid)
+    fx = landscape.value(x)
+    logw = -(fx - fx.min())[None, :] / t.reshape(-1, 1)
+    w = np.exp(logw)
+    inside = (x >= lo) & (x <= hi)
+    total = np.trapezoid(w, x, axis=1)
+    part = np.trapezoid(np.where(inside, w, 0.0), x, axis=1)
+    out = (part / total).reshape(t.shape)
+    return float(out) if out.ndim == 0 else out
