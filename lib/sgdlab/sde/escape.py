@@ -32,6 +32,7 @@ from scipy import stats as _st
 
 __all__ = [
     "mfpt_1d", "kramers_time", "eyring_kramers_time", "kramers_time_kinetic",
+    "sgdm_friction", "sgdm_kinetic_parameters", "sgdm_escape_factor", "kramers_time_sgdm",
     "CensoredRate", "censored_exponential",
 ]
 
@@ -171,6 +172,124 @@ def kramers_time_kinetic(curv_min: float, curv_saddle: float, barrier: float, te
     lam = math.sqrt(gamma**2 / 4 + wb**2) - gamma / 2
     out = 2.0 * np.pi * wb / (lam * w0) * np.exp(barrier / T)
     return out if out.ndim else float(out)
+
+
+def _momentum_in_unit_interval(momentum) -> float:
+    if not (isinstance(momentum, (int, float, np.floating)) and 0.0 <= float(momentum) < 1.0):
+        raise ValueError(f"momentum={momentum!r} must lie in [0, 1)")
+    return float(momentum)
+
+
+def sgdm_friction(lr: float, momentum: float) -> float:
+    """Friction :math:`c=(1-\\beta)/\\eta` of normalised SGDM in SDE time :math:`t=k\\eta`.
+
+    Normalised SGDM :math:`m\\leftarrow\\beta m+(1-\\beta)g`, :math:`x\\leftarrow x-\\eta m` with
+    :math:`1-\\beta=c\\eta` is, for :math:`\\eta\\to0` at fixed :math:`c`, the kinetic Langevin equation
+    of :func:`sgdm_kinetic_parameters`. ``momentum=0`` (plain SGD) returns ``inf``: the overdamped limit.
+
+    Parameters
+    ----------
+    lr : float
+        :math:`\\eta>0`, the effective learning rate of the normalised form.
+    momentum : float
+        :math:`\\beta\\in[0,1)`.
+
+    Used by ``book/fokker_planck/04_momentum``.
+    """
+    lr = _positive("lr", lr)
+    beta = _momentum_in_unit_interval(momentum)
+    return math.inf if beta == 0.0 else (1.0 - beta) / lr
+
+
+def sgdm_kinetic_parameters(lr: float, momentum: float, temperature: float) -> dict:
+    """Map normalised SGDM on :math:`f` at temperature :math:`D` to the generic kinetic Langevin equation.
+
+    With :math:`v=-m` and :math:`c=(1-\\beta)/\\eta`, SGDM is the Euler discretisation (step
+    :math:`\\eta`) of :math:`dX=V\\,dt`, :math:`dV=-cV\\,dt-c f'(X)\\,dt+c\\sqrt{2D}\\,dW`, which is
+    :math:`dV=-\\gamma V\\,dt-U'(X)\\,dt+\\sqrt{2\\gamma T}\\,dW` with
+
+    .. math:: \\gamma=c,\\qquad U=c\\,f,\\qquad T=c\\,D .
+
+    Its stationary law :math:`\\propto e^{-(U+v^2/2)/T}=e^{-f/D}\\,e^{-v^2/(2cD)}` has the overdamped
+    Gibbs law as its :math:`x`-marginal.
+
+    Returns
+    -------
+    dict
+        ``friction`` (:math:`\\gamma`), ``potential_scale`` (:math:`U/f`), ``kinetic_temperature``
+        (:math:`T`), ``velocity_variance`` (stationary :math:`\\mathrm{Var}\\,v=T`).
+
+    References
+    ----------
+    Dai & Zhu, arXiv 2112.00987 (2021) (momentum and the kinetic Fokker–Planck equation);
+    Hänggi, Talkner, Borkovec, Rev. Mod. Phys. 62 (1990). Used by ``book/fokker_planck/04_momentum``.
+    """
+    c = sgdm_friction(lr, momentum)
+    if not math.isfinite(c):
+        raise ValueError("momentum=0 has no kinetic limit (it is the overdamped SDE); use momentum > 0")
+    D = _positive("temperature", temperature)
+    return {"friction": c, "potential_scale": c, "kinetic_temperature": c * D, "velocity_variance": c * D}
+
+
+def sgdm_escape_factor(curv_saddle: float, friction):
+    """Kramers' ratio :math:`\\tau_{\\rm SGDM}/\\tau_{\\rm SGD}=|f''(s)|/\\lambda_+(c)` at equal :math:`\\eta`.
+
+    For the kinetic equation of :func:`sgdm_kinetic_parameters`, the moderate-friction Kramers rate
+    (:func:`kramers_time_kinetic` with :math:`\\omega_b^2=c|f''(s)|`, :math:`\\gamma=c`) divided by the
+    overdamped rate of :math:`dX=-f'dt+\\sqrt{2D}dW` is :math:`\\lambda_+/|f''(s)|` with
+    :math:`\\lambda_+=\\sqrt{c^2/4+c|f''(s)|}-c/2`. The factor does not depend on the well, the barrier or
+    :math:`D`; it is :math:`1` for :math:`c\\to\\infty` (plain SGD, or :math:`1-\\beta\\gg\\eta`) and grows
+    like :math:`\\sqrt{|f''(s)|/c}` as :math:`c\\to0`.
+
+    Parameters
+    ----------
+    curv_saddle : float
+        :math:`f''(s)` (either sign).
+    friction : float or array_like
+        :math:`c>0`; ``inf`` gives 1.
+
+    Used by ``book/fokker_planck/04_momentum``.
+    """
+    ks = _positive("|curv_saddle|", abs(curv_saddle))
+    c = np.asarray(friction, dtype=float)
+    if np.any(~(c > 0)):
+        raise ValueError("friction must be > 0 (inf allowed)")
+    with np.errstate(invalid="ignore", over="ignore"):
+        # lambda_+ = c|k|/(sqrt(c^2/4 + c|k|) + c/2), written without cancellation
+        lam = np.where(np.isinf(c), ks, ks / (np.sqrt(0.25 + ks / c) + 0.5))
+    out = ks / lam
+    return out if out.ndim else float(out)
+
+
+def kramers_time_sgdm(curv_min: float, curv_saddle: float, barrier: float, temperature, *, lr: float,
+                      momentum: float):
+    """Kramers' escape time of normalised SGDM, in SDE time :math:`t=k\\eta`.
+
+    :func:`kramers_time_kinetic` at :math:`\\gamma=c`, :math:`U=cf`, :math:`T=cD` (see
+    :func:`sgdm_kinetic_parameters`); equal to :func:`kramers_time` times :func:`sgdm_escape_factor`,
+    and to :func:`kramers_time` itself for ``momentum=0``.
+
+    Parameters
+    ----------
+    curv_min, curv_saddle, barrier
+        :math:`f''(m)`, :math:`f''(s)`, :math:`\\Delta F` of :math:`f` (not of :math:`U`).
+    temperature : float or array_like
+        :math:`D=\\eta\\sigma^2/(2B)`.
+    lr, momentum
+        :math:`\\eta`, :math:`\\beta`.
+
+    Used by ``book/fokker_planck/04_momentum``.
+    """
+    c = sgdm_friction(lr, momentum)
+    if not math.isfinite(c):
+        return kramers_time(curv_min, curv_saddle, barrier, temperature)
+    _positive("curv_min", curv_min)
+    _positive("|curv_saddle|", abs(curv_saddle))
+    _positive("barrier", barrier)
+    D = np.asarray(temperature, dtype=float)
+    if np.any(~(D > 0)):
+        raise ValueError("temperature must be > 0")
+    return kramers_time_kinetic(c * curv_min, c * abs(curv_saddle), c * barrier, c * D, c)
 
 
 @dataclass(frozen=True)

@@ -1,60 +1,65 @@
-"""An ensemble of one-hidden-layer MLPs trained side by side with SGD / SGDM (part 2, networks).
+"""SGD against SGDM on small networks, through the engine's vectorised ensembles (part 2, networks).
 
-Every ensemble member has its own effective learning rate η, momentum β and seed, and all members
-take one step together: the weights are stacked into ``(E, ·, ·)`` tensors and the forward pass is a
-batched matrix product, so one Python loop trains every (optimiser, learning rate, seed) of a
-comparison at once. The update is the normalised SGDM of Wang et al. (ICLR 2024, eq. 3)::
+:func:`train_mlp_ensemble` is a thin layer over :func:`sgdlab.train.train_ensemble`: it builds the
+one-hidden-layer MLP of our note's check E5 (:func:`sgdlab.train.mlp`, PyTorch's default
+initialisation drawn from the member's seed), trains every (effective learning rate, momentum, seed)
+of a comparison as one ensemble, and returns each member's numbers at the member's own horizon. The
+update is the normalised SGDM of Wang et al. (ICLR 2024, eq. 3)::
 
     m ← β m + (1−β) g,      θ ← θ − η m,      m₀ = 0,
 
-identical to ``torch.optim.SGD(lr=η(1−β), momentum=β)`` (proved in the notation chapter); β = 0 is SGD
-at learning rate η. Members that share a seed share their initial weights *and* their mini-batch
-sequence (common random numbers), so SGD and SGDM at the same seed differ only by the optimiser.
+identical to ``torch.optim.SGD(lr=η(1−β), momentum=β)`` (proved in the notation chapter, tested in
+``tests/test_sde_sgdm_nets.py``); β = 0 is SGD at learning rate η. Members that share a seed share
+their initial weights *and* their mini-batch sequence (common random numbers), so SGD and SGDM at
+the same seed differ only by the optimiser.
 
-Used by ``book/momentum/05_networks`` (our note's check E5: digits, MLP 64–64–10, tanh).
+Members may have different numbers of steps (e.g. a fixed SDE time ``T = η·steps`` for several η).
+Training is causal, so the ensemble runs ``max(steps)`` steps and member ``i`` is evaluated at its
+own ``steps[i]``: its numbers are those of a run of exactly ``steps[i]`` steps (tested), and one
+ensemble replaces a Python loop over step counts.
+
+Used by ``book/momentum/05_networks`` (digits, MLP 64–64–10, tanh).
 
 References
 ----------
 Wang, Malladi, Wang, Lyu, Li, *The Marginal Value of Momentum for Small Learning Rate SGD*, ICLR 2024,
-Sec. 6 (experiments: SGD vs SGDM at matched effective learning rate).
+Sec. 2 (the normalised form, eq. 3) and Sec. 6 (SGD vs SGDM at matched effective learning rate).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from ..device import default as _default_device
+from ..train import TrainConfig, mlp, train_ensemble
 
 __all__ = ["train_mlp_ensemble"]
 
 
-def _as_vector(name: str, values, size: int | None = None) -> np.ndarray:
+def _as_vector(name: str, values, size: int) -> np.ndarray:
     a = np.atleast_1d(np.asarray(values, dtype=np.float64))
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a non-empty 1-d sequence of finite numbers")
-    if size is not None and a.size not in (1, size):
+    if a.size not in (1, size):
         raise ValueError(f"{name} has {a.size} entries; expected 1 or {size}")
-    return np.broadcast_to(a, (size or a.size,)).copy()
+    return np.broadcast_to(a, (size,)).copy()
 
 
-def _init_member(seed: int, widths: tuple[int, int, int], dtype) -> list[torch.Tensor]:
-    """PyTorch's default Linear initialisation U(−1/√fan_in, 1/√fan_in), drawn from ``seed`` on the CPU."""
-    gen = torch.Generator().manual_seed(int(seed))
-    d_in, hidden, d_out = widths
-    out = []
-    for fan_in, shape in ((d_in, (d_in, hidden)), (d_in, (hidden,)), (hidden, (hidden, d_out)), (hidden, (d_out,))):
-        bound = 1.0 / math.sqrt(fan_in)
-        out.append(((2 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1) * bound).to(dtype))
-    return out
+def _as_int_vector(name: str, values, size: int, low: int) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(values))
+    if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iu" or np.any(a < low):
+        raise ValueError(f"{name}={values!r} must be integers >= {low}")
+    if a.size not in (1, size):
+        raise ValueError(f"{name} has {a.size} entries; expected 1 or {size}")
+    return np.broadcast_to(a, (size,)).astype(np.int64)
 
 
-def _forward(params, x):
-    w1, b1, w2, b2 = params
-    h = torch.tanh(torch.baddbmm(b1.unsqueeze(1), x, w1))
-    return torch.baddbmm(b2.unsqueeze(1), h, w2)
+def _pos_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1")
+    return int(value)
 
 
 def train_mlp_ensemble(
@@ -64,139 +69,113 @@ def train_mlp_ensemble(
     effective_lr: Sequence[float] | float,
     momentum: Sequence[float] | float,
     seeds: Sequence[int] | int,
-    steps: int,
+    steps: Sequence[int] | int,
     batch_size: int = 8,
     hidden: int = 64,
+    activation: str = "tanh",
     x_test=None,
     y_test=None,
-    record_every: int | None = None,
+    record_steps: Sequence[int] | None = None,
     dtype: torch.dtype = torch.float64,
     device=None,
 ) -> dict[str, np.ndarray]:
-    """Train E one-hidden-layer tanh MLPs (cross-entropy) with normalised SGDM, all in one loop.
+    """Train E one-hidden-layer MLPs (cross-entropy) with normalised SGDM as one ensemble.
 
     Parameters
     ----------
     x_train, y_train : array_like
         Inputs ``(N, d)`` and integer labels ``(N,)``.
-    effective_lr, momentum, seeds : sequence or scalar
-        Per-member η > 0, β ∈ [0, 1) and seed (broadcast to a common length E). For PyTorch's
-        ``lr=γ`` pass ``effective_lr = γ/(1−β)``.
-    steps : int
-        Number of steps (every member takes the same number).
+    effective_lr, momentum, seeds, steps : sequence or scalar
+        Per-member η > 0, β ∈ [0, 1), seed ≥ 0 and number of steps ≥ 1 (broadcast to a common
+        length E). For PyTorch's ``lr=γ`` pass ``effective_lr = γ/(1−β)``.
     batch_size : int
-        B, drawn with replacement; the batch sequence depends on the seed only.
+        B, drawn with replacement (:class:`sgdlab.train.BatchSampler`); the batch sequence depends
+        on the seed only.
     hidden : int
         Width of the hidden layer.
+    activation : str
+        Hidden activation (see :data:`sgdlab.train.models.ACTIVATIONS`).
     x_test, y_test : array_like, optional
-        Held-out data for the final accuracy.
-    record_every : int, optional
-        Also record the full-training-set loss every ``record_every`` steps (and at step 0).
+        Held-out data for the test accuracy.
+    record_steps : sequence of int, optional
+        Also record the full-training-set loss at these steps (each in ``[0, max(steps)]``).
     dtype, device
         Torch dtype (float64 by default) and device (default :func:`sgdlab.device.default`).
 
     Returns
     -------
     dict
-        ``train_loss`` (E,) full-train cross-entropy at the end (``inf`` if the member diverged),
-        ``train_acc`` (E,), ``test_acc`` (E,) when test data are given, ``diverged`` (E,) bool, and with
-        ``record_every``: ``record_steps`` (n,), ``loss_curve`` (E, n).
+        At each member's own horizon ``steps[i]``: ``train_loss`` (E,) full-train cross-entropy
+        (``inf`` if the member diverged), ``train_acc`` (E,), ``test_acc`` (E,) when test data are
+        given, ``diverged`` (E,) bool (the engine's criterion: a non-finite batch loss or one above
+        10⁴ × the initial loss). With ``record_steps``: ``record_steps`` (n,) sorted and unique,
+        and ``loss_curve`` (E, n), NaN after a member's own horizon.
 
     Raises
     ------
     ValueError
         If a parameter is out of range (its name is in the message).
     """
-    x = torch.as_tensor(np.asarray(x_train), dtype=dtype)
-    y = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
+    x = np.asarray(x_train, dtype=np.float64)
+    y = np.asarray(y_train)
     if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
         raise ValueError("x_train must be (N, d) and y_train (N,) with the same N > 0")
-    seeds_arr = np.atleast_1d(np.asarray(seeds))
-    if seeds_arr.ndim != 1 or seeds_arr.size == 0 or seeds_arr.dtype.kind not in "iu" or np.any(seeds_arr < 0):
-        raise ValueError("seeds must be non-negative integers")
-    size = max(np.size(effective_lr), np.size(momentum), seeds_arr.size)
+    if (x_test is None) != (y_test is None):
+        raise ValueError("x_test and y_test must both be given or both be absent")
+    size = max(np.size(effective_lr), np.size(momentum), np.size(seeds), np.size(steps))
     eta = _as_vector("effective_lr", effective_lr, size)
     beta = _as_vector("momentum", momentum, size)
-    seeds_arr = np.broadcast_to(seeds_arr, (size,)) if seeds_arr.size in (1, size) else None
-    if seeds_arr is None:
-        raise ValueError(f"seeds must have 1 or {size} entries")
+    seeds_arr = _as_int_vector("seeds", seeds, size, 0)
+    steps_arr = _as_int_vector("steps", steps, size, 1)
     if np.any(eta <= 0):
         raise ValueError("effective_lr must be > 0")
     if np.any((beta < 0) | (beta >= 1)):
         raise ValueError("momentum must lie in [0, 1)")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps={steps!r} must be an integer >= 0")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be an integer >= 1")
-    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
-        raise ValueError(f"hidden={hidden!r} must be an integer >= 1")
-    if record_every is not None and (not isinstance(record_every, (int, np.integer)) or record_every < 1):
-        raise ValueError(f"record_every={record_every!r} must be an integer >= 1")
+    batch_size, hidden = _pos_int("batch_size", batch_size), _pos_int("hidden", hidden)
     device = _default_device() if device is None else torch.device(device)
-    n_classes = int(y.max()) + 1 if y_test is None else int(max(int(y.max()), int(np.max(y_test)))) + 1
-    widths = (x.shape[1], int(hidden), n_classes)
-    x, y = x.to(device), y.to(device)
 
-    unique, member_row = np.unique(seeds_arr, return_inverse=True)
-    inits = {int(s): _init_member(int(s), widths, dtype) for s in unique}
-    params = [torch.stack([inits[int(s)][i] for s in seeds_arr]).to(device).requires_grad_(True) for i in range(4)]
-    bufs = [torch.zeros_like(p) for p in params]
-    eta_t = torch.as_tensor(eta, dtype=dtype, device=device)
-    beta_t = torch.as_tensor(beta, dtype=dtype, device=device)
-    row = torch.as_tensor(member_row, device=device)
-    # one mini-batch index stream per seed: members with the same seed see the same batches
-    gens = {int(s): torch.Generator().manual_seed(10_007 + int(s)) for s in unique}
-    n_members = size
-    diverged = torch.zeros(n_members, dtype=torch.bool, device=device)
+    n_classes = int(y.max()) + 1 if y_test is None else max(int(y.max()), int(np.max(y_test))) + 1
+    widths = [x.shape[1], hidden, n_classes]
+    total = int(steps_arr.max())
+    record = []
+    if record_steps is not None:
+        r = np.atleast_1d(np.asarray(record_steps))
+        if r.ndim != 1 or r.size == 0 or r.dtype.kind not in "iu" or np.any(r < 0) or np.any(r > total):
+            raise ValueError(f"record_steps must be integers in [0, max(steps)={total}]")
+        record = sorted(set(r.tolist()))
+    config = TrainConfig(optimizer="sgdm_normalized", lr=float(eta[0]), steps=total, batch_size=batch_size,
+                         sampling="with_replacement", eval_steps=tuple(sorted(set(steps_arr.tolist()) | set(record))))
+    data = {"x_train": x, "y_train": y.astype(np.int64)}
+    if x_test is not None:
+        data.update(x_test=np.asarray(x_test, dtype=np.float64), y_test=np.asarray(y_test).astype(np.int64))
+    res = train_ensemble(lambda s: mlp(widths, activation, seed=s, dtype=dtype, device=device), data, config,
+                         seeds=seeds_arr.tolist(), lrs=eta.tolist(), momenta=beta.tolist())
 
-    def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            out = _forward(params, x.expand(n_members, *x.shape))
-            loss = torch.nn.functional.cross_entropy(out.transpose(1, 2), y.expand(n_members, -1), reduction="none").mean(1)
-            acc = (out.argmax(-1) == y).to(dtype).mean(1)
-        return loss, acc
+    h = res.history
+    col_of = {int(round(s)): j for j, s in enumerate(h["step"])}
+    members = np.arange(size)
 
-    rec_steps, curve = [], []
-    if record_every:
-        rec_steps.append(0)
-        curve.append(full_loss()[0])
+    def at_horizon(key: str, missing: float) -> np.ndarray:
+        # a horizon absent from the history: every member diverged earlier and the engine stopped
+        table = np.asarray(h[key], dtype=np.float64)
+        return np.array([table[col_of[s], i] if s in col_of else missing for i, s in zip(members, steps_arr)])
 
-    def shaped(v, p):
-        return v.view(-1, *([1] * (p.ndim - 1)))
-
-    for k in range(1, int(steps) + 1):
-        idx_u = torch.stack([torch.randint(len(y), (int(batch_size),), generator=gens[int(s)]) for s in unique]).to(device)
-        idx = idx_u[row]
-        out = _forward(params, x[idx])
-        loss = torch.nn.functional.cross_entropy(out.transpose(1, 2), y[idx], reduction="none").mean(1)
-        grads = torch.autograd.grad(loss.sum(), params)
-        with torch.no_grad():
-            bad = ~torch.isfinite(loss)
-            diverged |= bad
-            for p, m, g in zip(params, bufs, grads):
-                g = torch.where(shaped(diverged, g), torch.zeros_like(g), g)
-                m.mul_(shaped(beta_t, m)).add_(shaped(1 - beta_t, g) * g)
-                p.sub_(shaped(eta_t, p) * m)
-        if record_every and k % record_every == 0:
-            rec_steps.append(k)
-            curve.append(full_loss()[0])
-
-    loss, acc = full_loss()
-    diverged |= ~torch.isfinite(loss)
-    loss = torch.where(diverged, torch.full_like(loss, math.inf), loss)
-    result = {
-        "train_loss": loss.cpu().numpy(),
-        "train_acc": acc.cpu().numpy(),
-        "diverged": diverged.cpu().numpy(),
-    }
-    if x_test is not None and y_test is not None:
-        xt = torch.as_tensor(np.asarray(x_test), dtype=dtype, device=device)
-        yt = torch.as_tensor(np.asarray(y_test), dtype=torch.long, device=device)
-        with torch.no_grad():
-            out = _forward(params, xt.expand(n_members, *xt.shape))
-            result["test_acc"] = (out.argmax(-1) == yt).to(dtype).mean(1).cpu().numpy()
-    if record_every:
-        c = torch.stack(curve, 1)
-        result["record_steps"] = np.asarray(rec_steps)
-        result["loss_curve"] = torch.where(torch.isfinite(c), c, torch.full_like(c, math.inf)).cpu().numpy()
-    return result
+    loss = at_horizon("train_loss", np.inf)
+    at = res.diverged_at
+    diverged = np.array([at[i] is not None and at[i] <= steps_arr[i] for i in members]) | ~np.isfinite(loss)
+    loss = np.where(diverged, np.inf, loss)
+    out = {"train_loss": loss, "train_acc": at_horizon("train_acc", np.nan), "diverged": diverged}
+    if x_test is not None:
+        out["test_acc"] = at_horizon("test_acc", np.nan)
+    if record_steps is not None:
+        curve = np.full((size, len(record)), np.nan)
+        table = np.asarray(h["train_loss"], dtype=np.float64)
+        for j, s in enumerate(record):
+            if s in col_of:
+                curve[:, j] = table[col_of[s]]
+            else:  # the engine stopped early: every member had diverged
+                curve[:, j] = np.inf
+        curve[np.asarray(record)[None, :] > steps_arr[:, None]] = np.nan  # beyond a member's horizon
+        out["record_steps"] = np.asarray(record)
+        out["loss_curve"] = curve
+    return out
