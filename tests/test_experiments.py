@@ -12,18 +12,6 @@ from sgdlab.experiments import registry
 CALLS = []
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def _grid(cfg):
     return [{"a": a, "b": b} for a in cfg["as"] for b in (0, 1)]
 

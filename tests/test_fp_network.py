@@ -10,14 +10,6 @@ from sgdlab.experiments import registry
 from sgdlab.train import mlp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _toy(n=40, d=5, k=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d))

@@ -10,18 +10,6 @@ from sgdlab.hessian import (
 from sgdlab.train import mlp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def _problem(loss="cross_entropy", device="cpu", act="tanh", widths=(5, 6, 3), n=40, seed=0):
     torch.manual_seed(seed)
     model = mlp(list(widths), act, seed=seed, dtype=torch.float64, device=device)

@@ -16,14 +16,6 @@ from sgdlab.experiments.p2_common import train_step_decay  # noqa: E402
 from sgdlab.train import TrainConfig, mlp  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _quiet(*a, **k):
     pass
 

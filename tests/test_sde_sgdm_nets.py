@@ -11,15 +11,6 @@ from sgdlab.sde.sgdm_nets import train_mlp_ensemble
 from sgdlab.train import BatchSampler, mlp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread (see tests/test_experiments.py)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)

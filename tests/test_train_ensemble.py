@@ -9,18 +9,6 @@ from sgdlab.train import TrainConfig, mlp, train, train_ensemble
 from test_train_loop import _data
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def _fn(device="cpu"):
     return lambda s: mlp([10, 16, 3], "tanh", seed=s, dtype=torch.float64, device=device)
 

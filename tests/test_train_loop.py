@@ -8,18 +8,6 @@ import torch
 from sgdlab.train import BatchSampler, TrainConfig, as_tensors, estimator_weights, mlp, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def _data(n=240, d=10, k=3, seed=0, n_test=60):
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((d, k))

@@ -7,18 +7,6 @@ import torch
 from sgdlab.train import NTKLinear, mlp, num_params, small_cnn
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def test_mlp_shapes_and_parameter_count():
     m = mlp([784, 256, 10])
     assert num_params(m) == 784 * 256 + 256 + 256 * 10 + 10

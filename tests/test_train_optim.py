@@ -5,18 +5,6 @@ import torch
 from sgdlab.train import FunctionalOptimizer, pytorch_lr
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny problems: one thread. (tests/conftest.py imports torch before it sets OMP_WAIT_POLICY=PASSIVE,
-    so without `make test`'s environment two spin-waiting OpenMP threads make these tests ~8x slower.)"""
-    import torch as _torch
-
-    n = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(n)
-
-
 def _problem(device, seed=0):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 1)).double().to(device)

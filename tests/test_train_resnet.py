@@ -9,14 +9,6 @@ from sgdlab.train import TrainConfig, num_params, train, train_ensemble
 from sgdlab.train.resnet import resnet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _expected_params(blocks, widths, c_in=1, k=10):
     """Brute-force count: stem, per block two 3×3 convs (+ a 1×1 shortcut when shape changes) and a gain, head."""
     total, c = widths[0] * (9 * c_in + 1), widths[0]
