@@ -14,12 +14,23 @@ Public surface::
         expected_top_eig, lyapunov_exponents, lyapunov_threshold,
         # exact Hessians of a small tanh network (chapter "The batch Hessian as a spiked matrix")
         TanhMLP, sample_batch_hessians, batch_hessian_fluctuation, second_order_shift,
+        # Adam versus SGD: largest usable learning rate (chapter "Adaptive methods")
+        lr_sweep_least_squares, largest_usable_lr, ms_excess_ratio, ms_usable_lr, adam_usable_lr_frozen,
+        # the on-the-fly SLQ learner (chapter "Spectra by SLQ and the on-the-fly learner")
+        GramOperator, step_size_rules, slq_learning_rates, heavy_ball_edge_ratio, momentum_sgd_least_squares,
     )
 
 Reference: Granziol, Zohren & Roberts, *Learning Rates as a Function of Batch Size: A Random Matrix
 Theory Approach to Neural Network Training*, JMLR 2022 (arXiv 2006.09092). Formulas the notes mark
 as reconstructions are flagged in the docstrings.
 """
+from ._adam import (
+    adam_usable_lr_frozen,
+    largest_usable_lr,
+    lr_sweep_least_squares,
+    ms_excess_ratio,
+    ms_usable_lr,
+)
 from ._mlp import TanhMLP, batch_hessian_fluctuation, sample_batch_hessians, second_order_shift
 from ._laws import (
     empirical_stieltjes,
@@ -40,6 +51,13 @@ from ._scaling import (
     ms_threshold,
     ms_threshold_empirical,
 )
+from ._slq_lr import (
+    GramOperator,
+    heavy_ball_edge_ratio,
+    momentum_sgd_least_squares,
+    slq_learning_rates,
+    step_size_rules,
+)
 from ._spiked import (
     batch_hessian_outlier,
     free_addition_outlier,
@@ -59,4 +77,6 @@ __all__ = [
     "max_lr_sgd", "critical_batch_size", "max_lr_adam", "ms_threshold", "ms_threshold_empirical",
     "expected_top_eig", "lyapunov_exponents", "lyapunov_threshold",
     "TanhMLP", "sample_batch_hessians", "batch_hessian_fluctuation", "second_order_shift",
+    "lr_sweep_least_squares", "largest_usable_lr", "ms_excess_ratio", "ms_usable_lr", "adam_usable_lr_frozen",
+    "GramOperator", "step_size_rules", "slq_learning_rates", "heavy_ball_edge_ratio", "momentum_sgd_least_squares",
 ]
