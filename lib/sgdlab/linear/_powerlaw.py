@@ -8,7 +8,7 @@ from ._se import U_at_one, V_at_one
 from ._validate import positive_int
 
 __all__ = ["power_law_modes", "asymptotic_constants", "loss_asymptotics", "transition_time",
-           "negative_momentum_condition"]
+           "negative_momentum_condition", "local_exponent", "crossing_time"]
 
 
 def power_law_modes(nu: float, kappa: float, n_modes: int, *, n_exact: int | None = None,
@@ -173,3 +173,55 @@ def negative_momentum_condition(eigs, c, nu, *, mult=None):
     lhs = np.sum(m * cc) * np.sum(m * lam)
     rhs = (nu - 1) / nu * np.sum(m * lam**2) * np.sum(m * cc / lam)
     return float(lhs), float(rhs)
+
+
+def local_exponent(times, loss):
+    """Local power-law exponent −d log L_t / d log t (second-order finite differences in log t).
+
+    Parameters
+    ----------
+    times, loss
+        Increasing times t > 0 (e.g. log-spaced) and the losses L_t > 0 there.
+
+    Returns
+    -------
+    ndarray of the shape of ``times``; a pure power law c·t^{−p} gives exactly p.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), signal- and noise-dominated phases; book chapter
+    ``generating_functions/04_phases``.
+    """
+    t = np.asarray(times, dtype=float)
+    y = np.asarray(loss, dtype=float)
+    if t.ndim != 1 or t.shape != y.shape or t.size < 3:
+        raise ValueError("times and loss must be 1-d arrays of equal length >= 3")
+    if np.any(~(t > 0)) or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be positive and strictly increasing")
+    if np.any(~(y > 0)) or np.any(~np.isfinite(y)):
+        raise ValueError("loss must be finite and > 0")
+    return -np.gradient(np.log(y), np.log(t))
+
+
+def crossing_time(times, values, level: float) -> float:
+    """The last time at which ``values`` falls from ≥ ``level`` to < ``level`` (log-linear interpolation).
+
+    Used for the time at which the local exponent of a noise-dominated loss crosses the mean of the
+    signal and noise exponents, which is where the two asymptotic terms are equal (t_×). Returns
+    ``nan`` when the values do not cross the level from above after their last value ≥ ``level``
+    (e.g. still above it at the last time).
+
+    References
+    ----------
+    Book chapter ``generating_functions/04_phases``.
+    """
+    t = np.asarray(times, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if t.ndim != 1 or t.shape != v.shape or t.size < 2 or np.any(~(t > 0)):
+        raise ValueError("times and values must be 1-d arrays of equal length >= 2, times > 0")
+    above = np.flatnonzero(v >= level)
+    if above.size == 0 or above[-1] + 1 >= v.size:
+        return float("nan")
+    j = above[-1]
+    lt = np.log(t)
+    return float(np.exp(lt[j] + (level - v[j]) * (lt[j + 1] - lt[j]) / (v[j + 1] - v[j])))

@@ -86,7 +86,7 @@ def _times(times, steps):
 
 
 def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, tau1=1.0, tau2=1.0,
-            mult=None, times=None, diverge_at: float = 1e30, mode_tau2=None):
+            mult=None, times=None, diverge_at: float = 1e30, mode_tau2=None, method: str = "matrix"):
     """Expected loss L_t of mini-batch SGD with momentum under the SE approximation (the recursion).
 
     Iterates the per-mode moments (C_k, J_k, P_k) with the transfer matrices T_k and the noise
@@ -113,6 +113,12 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
     mode_tau2
         Optional per-mode τ2 (shape of ``eigs``), multiplying ``tau2``: the diagonal approximation with a
         mode-dependent τ2,k (e.g. 2 − κ_k from the eigenvector kurtosis).
+    method
+        ``"matrix"`` (default) iterates (C_k, J_k, P_k) with T_k. ``"recurrence"`` iterates C_k alone with
+        the third-order recurrence whose characteristic polynomial is det(I − zT_k): about twice as fast
+        with momentum, at a relative round-off of ~1e-9 after 2·10⁴ steps at β = 0.97 (1e-15 for the matrix
+        form; measured against long double). Grid points with β = 0 always take the exact one-term path
+        C' = q_k C + injection.
 
     Returns
     -------
@@ -130,6 +136,8 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
     m = multiplicities(mult, lam.size)
     steps = positive_int(steps, "steps", 0)
     t_rec = _times(times, steps)
+    if method not in ("matrix", "recurrence"):
+        raise ValueError(f"method={method!r} must be 'matrix' or 'recurrence'")
     lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
     G = lr.shape
     ex = (...,) + (None,)
@@ -140,7 +148,61 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
         if mt.shape != lam.shape or not np.all(np.isfinite(mt)):
             raise ValueError(f"mode_tau2 must be finite with the shape of eigs {lam.shape}")
         s = s * mt
-    bb = b[ex]
+    bb = np.broadcast_to(b[ex], a.shape)
+    s = np.broadcast_to(s, a.shape)
+    inj = np.broadcast_to((t1 * g)[ex] * a**2, a.shape)   # noise injection per unit of Σ_l C_l
+    out = np.full(G + (t_rec.size,), np.inf)
+    # flatten the grid and run it in chunks small enough for the per-step arrays to stay in cache
+    K = lam.size
+    n_grid = int(np.prod(G, dtype=np.int64))
+    flat = lambda v: np.reshape(v, (n_grid, K))  # noqa: E731
+    a2, s2, b2, i2 = flat(a), flat(s), flat(bb), flat(inj)
+    out2 = out.reshape(n_grid, t_rec.size)
+    chunk = max(1, _CHUNK_ELEMENTS // K)
+    # grid points without momentum take the cheap path: group them apart from the others
+    zero = ~np.any(b2 != 0, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"), single_thread():
+        for rows in (np.flatnonzero(zero), np.flatnonzero(~zero)):
+            for lo in range(0, rows.size, chunk):
+                r = rows[lo:lo + chunk]
+                out2[r] = _se_core(cc, m, a2[r], s2[r], b2[r], i2[r], steps, t_rec, diverge_at, method)
+    return out
+
+
+_CHUNK_ELEMENTS = 1 << 14   # grid points × modes per chunk of the SE recursion (cache-sized)
+
+
+def _se_core(cc, m, a, s, bb, inj, steps, t_rec, diverge_at, method="matrix"):
+    """The SE recursion on a (grid, modes) chunk; returns L at ``t_rec`` (``inf`` once divergent).
+
+    The three new moments share the term β²P + injection, so one step is ~15 array passes; at β = 0
+    (for the whole chunk) J and P never feed back into C and one step is C' = q C + injection.
+    ``method="recurrence"`` iterates C alone through the third-order recurrence of det(I − zT_k).
+    """
+    n = a.shape[0]
+    out = np.full((n, t_rec.size), np.inf)
+    alive = np.ones(n, dtype=bool)
+    C = np.broadcast_to(cc, a.shape).copy()
+    tmp = np.empty_like(C)
+    if not np.any(bb):
+        q = (1 - a) ** 2 - s * a**2
+        j = 0
+        for t in range(steps + 1):
+            tot = C @ m                      # Σ_l mult_l C_l = 2 L_t
+            bad = ~(np.abs(tot) < 2 * diverge_at) & alive
+            if bad.any():
+                alive &= ~bad
+                C[bad] = 0.0
+                tot[bad] = 0.0
+            if j < t_rec.size and t == t_rec[j]:
+                out[:, j] = np.where(alive, 0.5 * tot, np.inf)
+                j += 1
+            if t == steps:
+                break
+            C *= q
+            np.multiply(inj, tot[:, None], out=tmp)
+            C += tmp
+        return out
     T00 = (1 - a) ** 2 - s * a**2
     T01 = 2 * bb * (1 - a)
     T10 = a * (a - 1 - s * a)
@@ -148,38 +210,103 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
     T20 = a**2 * (1 - s)
     T21 = -2 * a * bb
     b2 = bb**2
-    inj = (t1 * g)[ex] * a**2              # noise injection per unit of Σ_l C_l
-    C = np.broadcast_to(cc, a.shape).copy()
     J = np.zeros_like(C)
     P = np.zeros_like(C)
-    out = np.full(G + (t_rec.size,), np.inf)
-    alive = np.ones(G, dtype=bool)
-    j = 0
-    with np.errstate(over="ignore", invalid="ignore"), single_thread():
+    if method == "matrix":
+        Y = np.empty_like(C)
+        Cn = np.empty_like(C)
+        j = 0
         for t in range(steps + 1):
-            tot = C @ m                      # Σ_l mult_l C_l = 2 L_t
+            tot = C @ m
             bad = ~(np.abs(tot) < 2 * diverge_at) & alive
             if bad.any():
                 alive &= ~bad
                 C[bad] = 0.0
                 J[bad] = 0.0
                 P[bad] = 0.0
+                tot[bad] = 0.0
             if j < t_rec.size and t == t_rec[j]:
-                out[..., j] = np.where(alive, 0.5 * tot, np.inf)
+                out[:, j] = np.where(alive, 0.5 * tot, np.inf)
                 j += 1
             if t == steps:
                 break
-            n = inj * tot[ex]
-            Pn = b2 * P
-            Pn += T20 * C
-            Pn += T21 * J
-            Pn += n
-            Cn = T00 * C
-            Cn += T01 * J
-            Cn += b2 * P
-            Cn += n
-            J = T10 * C + T11 * J + b2 * P + n
-            C, P = Cn, Pn
+            np.multiply(inj, tot[:, None], out=Y)     # Y = β²P + noise injection (shared by C', J', P')
+            np.multiply(b2, P, out=tmp)
+            Y += tmp
+            np.multiply(T20, C, out=P)                # P' = T20 C + T21 J + Y
+            P += Y
+            np.multiply(T21, J, out=tmp)
+            P += tmp
+            np.multiply(T00, C, out=Cn)               # C' = T00 C + T01 J + Y
+            Cn += Y
+            np.multiply(T01, J, out=tmp)
+            Cn += tmp
+            J *= T11                                  # J' = T10 C + T11 J + Y
+            J += Y
+            np.multiply(T10, C, out=tmp)
+            J += tmp
+            C, Cn = Cn, C
+        return out
+    # "recurrence": t = 0, 1, 2 with the transfer matrices, then C alone
+    hist, tots = [], []
+    j = 0
+    for t in range(3):
+        tot = C @ m
+        bad = ~(np.abs(tot) < 2 * diverge_at) & alive
+        if bad.any():
+            alive &= ~bad
+            C[bad] = 0.0
+            J[bad] = 0.0
+            P[bad] = 0.0
+            tot[bad] = 0.0
+        if j < t_rec.size and t == t_rec[j]:
+            out[:, j] = np.where(alive, 0.5 * tot, np.inf)
+            j += 1
+        hist.append(C)
+        tots.append(tot)
+        if t == steps:
+            return out
+        if t == 2:
+            break
+        Y = b2 * P + inj * tot[:, None]           # shared by C', J', P'
+        C, J, P = T00 * C + T01 * J + Y, T10 * C + T11 * J + Y, T20 * C + T21 * J + Y
+    # t ≥ 3: C alone obeys the recurrence of det(I − zT_k) = 1 + q1 z + q2 z² + q3 z³ (the numerator of
+    # V_k(z) has degree 2, that of the injection z(1 + βz)):
+    #   C_t = −q1 C_{t−1} − q2 C_{t−2} − q3 C_{t−3} + γτ1α²λ_k² (tot_{t−1} + β tot_{t−2}),
+    # 7 array passes per step instead of 15 for the 3×3 form.
+    n1 = 1 + bb + bb * bb - 2 * a * bb - 2 * a + a * a - a * a * s
+    n2 = -(bb + bb * bb + bb**3 - 2 * a * bb - 2 * a * bb * bb + a * a * bb + a * a * bb * s)
+    n3 = bb**3
+    beta = bb[:, 0]
+    dead = ~alive
+    C3, C2, C1 = (h.copy() for h in hist)
+    tot2, tot1 = tots[1].copy(), tots[2].copy()
+    for arr in (C3, C2, C1):
+        arr[dead] = 0.0
+    tot2[dead] = 0.0
+    tot1[dead] = 0.0
+    for t in range(3, steps + 1):
+        f = tot1 + beta * tot2
+        C3 *= n3
+        np.multiply(n2, C2, out=tmp)
+        C3 += tmp
+        np.multiply(n1, C1, out=tmp)
+        C3 += tmp
+        np.multiply(inj, f[:, None], out=tmp)
+        C3 += tmp
+        C3, C2, C1 = C2, C1, C3
+        tot = C1 @ m
+        bad = ~(np.abs(tot) < 2 * diverge_at) & alive
+        if bad.any():
+            alive &= ~bad
+            for arr in (C3, C2, C1):
+                arr[bad] = 0.0
+            tot[bad] = 0.0
+            tot1[bad] = 0.0
+        if j < t_rec.size and t == t_rec[j]:
+            out[:, j] = np.where(alive, 0.5 * tot, np.inf)
+            j += 1
+        tot2, tot1 = tot1, tot
     return out
 
 
