@@ -1,0 +1,333 @@
+r"""Large learning rate versus amplified gradient noise in a network: the three-arm protocol.
+
+Three arms, each an ensemble over ``seeds`` trained with plain mini-batch SGD (no momentum):
+
+``"large_then_small"``
+    ``steps_explore`` steps at :math:`\eta_L`, then ``steps_refine`` steps at :math:`\eta_S`.
+``"small"``
+    ``steps_explore + steps_refine`` steps at :math:`\eta_S`.
+``"small_amplified"``
+    ``steps_explore`` steps at :math:`\eta_S` with the three-batch estimator
+    :math:`g = g_{B_1} + k\,(g_{B_2}-g_{B_3})/\sqrt2` (mean :math:`\nabla L`, covariance
+    :math:`(1+k^2)\Sigma/B`), then ``steps_refine`` plain steps at :math:`\eta_S`. The default
+    :math:`k=\sqrt{\eta_L/\eta_S-1}` (:func:`matched_noise_k`) gives the small step the large one's
+    temperature :math:`\eta\,\mathrm{tr}\,\Sigma/(2B)`.
+``"small_long"`` (when ``steps_long > 0``)
+    The ``"small"`` arm continued for ``steps_long`` more steps at :math:`\eta_S`: the control
+    that trains the small learning rate longer, to a lower training loss.
+
+Every phase is one vectorised :func:`sgdlab.train.train_ensemble` call. The arms at :math:`\eta_L`
+and :math:`\eta_S` start from the same weights and see the same batches in the first phase (a
+paired comparison); the amplified arm draws three batches per step, so it costs three gradient
+evaluations per step. Arms are compared at equal numbers of *steps*. A later phase continues from
+the weights at the end of the previous one (:func:`continue_ensemble`), with a batch order derived
+from ``(seed, phase)``. A member that diverged stays diverged (``inf`` loss, NaN accuracy) in the
+later phases.
+
+Used by ``book/large_lr/06_networks`` (claim P3.C5).
+
+References
+----------
+Mohtashami, Jaggi, Stich, *Special Properties of Gradient Descent with Large Learning Rates*, ICML
+2023 (Sec. on neural networks and Algorithm 1, App. A: "increased stochasticity can not replace the
+effects of large learning rates"; App. G: the learning rate moderates the effective variance). The
+three-batch estimator is our reconstruction; the paper's Algorithm 1 could not be read.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..train import EnsembleResult, TrainConfig, train_ensemble
+from ..train.loop import as_tensors
+
+ARMS = ("large_then_small", "small", "small_amplified", "small_long")
+_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def matched_noise_k(lr_large: float, lr_small: float) -> float:
+    r"""Noise amplification :math:`k=\sqrt{\eta_L/\eta_S-1}` that gives :math:`\eta_S` the temperature of :math:`\eta_L`.
+
+    The three-batch estimator has covariance :math:`(1+k^2)\Sigma/B`; the temperature of SGD is
+    :math:`\eta\,\mathrm{tr}(\mathrm{Cov}\,g)/2`, so :math:`\eta_S(1+k^2)=\eta_L`.
+
+    Parameters
+    ----------
+    lr_large, lr_small : float
+        :math:`\eta_L > \eta_S > 0`.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Mohtashami et al., ICML 2023, App. G (learning rate moderates the effective variance);
+    derived with SymPy in ``book/large_lr/03_noise_vs_step``, used in ``book/large_lr/06_networks``.
+    """
+    for name, v in (("lr_large", lr_large), ("lr_small", lr_small)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name}={v!r} must be a finite number > 0")
+    if not lr_large > lr_small:
+        raise ValueError(f"lr_large={lr_large!r} must exceed lr_small={lr_small!r}")
+    return math.sqrt(lr_large / lr_small - 1.0)
+
+
+def _phase_seed(seed: int, phase: int) -> int:
+    """Batch-order seed of ``phase`` for member seed ``seed`` (phase 0 uses ``seed`` itself)."""
+    if phase == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(phase)]).generate_state(1)[0])
+
+
+def continue_ensemble(sources: Sequence[tuple[EnsembleResult, Sequence[int]]], model_fn: Callable[[int], nn.Module],
+                      data, config: TrainConfig, *, seeds: Sequence[int], batch_seeds: Sequence[int] | None = None,
+                      lrs: Sequence[float] | None = None, device=None) -> EnsembleResult:
+    """Train an ensemble that starts from the final weights of members of earlier ensembles.
+
+    Parameters
+    ----------
+    sources : sequence of (EnsembleResult, member indices)
+        The new ensemble's members, in order: for each pair, the listed members of that result.
+    model_fn : callable
+        ``model_fn(seed) -> nn.Module`` with the architecture of the sources (its weights are overwritten).
+    data, config
+        As for :func:`sgdlab.train.train_ensemble`.
+    seeds : sequence of int
+        The members' original seeds (for ``model_fn``), one per member.
+    batch_seeds : sequence of int, optional
+        Seeds of the members' batch order in this phase (default: ``seeds``).
+    lrs : sequence of float, optional
+        Per-member learning rates (default: ``config.lr``).
+    device : optional
+        As for :func:`sgdlab.train.train_ensemble`.
+
+    Returns
+    -------
+    EnsembleResult
+        Its ``model_fn`` rebuilds a member with its weights at the *start* of this phase.
+
+    Notes
+    -----
+    The first evaluation (step 0) of the result is the source members' final state.
+    """
+    start = []
+    for res, idx in sources:
+        if not isinstance(res, EnsembleResult):
+            raise ValueError("sources must hold (EnsembleResult, member indices) pairs")
+        for i in idx:
+            if not 0 <= int(i) < res.size:
+                raise ValueError(f"member index {i} is out of range for an ensemble of {res.size}")
+            start.append({k: v[int(i)].detach().clone() for k, v in res.params.items()})
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != len(start):
+        raise ValueError(f"seeds has {len(seeds)} entries; the sources hold {len(start)} members")
+    batch_seeds = seeds if batch_seeds is None else [int(s) for s in batch_seeds]
+    if len(batch_seeds) != len(start):
+        raise ValueError(f"batch_seeds has {len(batch_seeds)} entries; expected {len(start)}")
+    by_seed: dict[int, int] = {}
+    for j, b in enumerate(batch_seeds):
+        if b in by_seed:
+            raise ValueError("batch_seeds must be distinct (they identify the members)")
+        by_seed[b] = j
+
+    def fn(batch_seed: int) -> nn.Module:
+        j = by_seed[int(batch_seed)]
+        model = model_fn(seeds[j])
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            if set(named) != set(start[j]) or any(named[k].shape != v.shape for k, v in start[j].items()):
+                raise ValueError("model_fn builds a different architecture from the sources")
+            for k, v in start[j].items():
+                named[k].copy_(v.to(device=named[k].device, dtype=named[k].dtype))
+        return model
+
+    return train_ensemble(fn, data, config, seeds=batch_seeds, lrs=lrs, device=device)
+
+
+@dataclass
+class ArmHistory:
+    """Evaluations of one arm over its seeds.
+
+    Attributes
+    ----------
+    step : ndarray, shape (n_eval,)
+        Optimiser steps since initialisation.
+    epoch : ndarray, shape (n_eval,)
+        ``step · batch_size / n_train`` (passes of the update batch; the amplified arm evaluates
+        three batches per step during exploration).
+    train_loss, train_acc, test_loss, test_acc : ndarray, shape (n_eval, n_seeds)
+        ``inf`` loss and NaN accuracy for a diverged member from its divergence on.
+    diverged : ndarray of bool, shape (n_seeds,)
+    """
+
+    step: np.ndarray
+    epoch: np.ndarray
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    test_loss: np.ndarray
+    test_acc: np.ndarray
+    diverged: np.ndarray
+
+    def final(self, metric: str) -> np.ndarray:
+        """The last evaluation of ``metric`` per seed."""
+        if metric not in _METRICS:
+            raise ValueError(f"metric={metric!r} is unknown; allowed: {', '.join(_METRICS)}")
+        return getattr(self, metric)[-1]
+
+
+@dataclass
+class LrNoiseResult:
+    """Outcome of :func:`lr_vs_noise`: one :class:`ArmHistory` per arm, and the settings.
+
+    Attributes
+    ----------
+    arms : dict
+        ``{name: ArmHistory}`` for the names in :data:`ARMS` (``"small_long"`` only when ``steps_long > 0``).
+    lr_large, lr_small, noise_k : float
+    steps_explore, steps_refine, steps_long, batch_size, n_train : int
+    seeds : list of int
+    wall_time_s : float
+    """
+
+    arms: dict
+    lr_large: float
+    lr_small: float
+    noise_k: float
+    steps_explore: int
+    steps_refine: int
+    steps_long: int
+    batch_size: int
+    n_train: int
+    seeds: list
+    wall_time_s: float = 0.0
+    config: dict = field(default_factory=dict)
+
+
+def _slice(res: EnsembleResult, members: Sequence[int], step0: int, skip_first: bool) -> dict:
+    h = res.history
+    a = 1 if skip_first else 0
+    out = {"step": np.asarray(h["step"][a:], dtype=float) + step0}
+    for k in _METRICS:
+        out[k] = np.asarray(h[k])[a:, list(members)]
+    out["diverged"] = res.diverged[list(members)]
+    return out
+
+
+def _concat(parts: list[dict], batch_size: int, n_train: int) -> ArmHistory:
+    dead = np.zeros(parts[0]["train_loss"].shape[1], dtype=bool)
+    pieces = []
+    for p in parts:
+        p = dict(p)
+        for k in _METRICS:
+            v = p[k].astype(float).copy()
+            v[:, dead] = np.inf if k.endswith("loss") else np.nan
+            p[k] = v
+        dead = dead | p["diverged"]
+        pieces.append(p)
+    step = np.concatenate([p["step"] for p in pieces])
+    return ArmHistory(step=step, epoch=step * batch_size / n_train,
+                      **{k: np.concatenate([p[k] for p in pieces]) for k in _METRICS}, diverged=dead)
+
+
+def _pos_int(name: str, v, allow_zero: bool = False) -> int:
+    lo = 0 if allow_zero else 1
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name}={v!r} must be an integer >= {lo}")
+    return int(v)
+
+
+def lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, lr_small: float, batch_size: int,
+                steps_explore: int, steps_refine: int, seeds: Sequence[int], steps_long: int = 0,
+                noise_k: float | None = None, eval_every: int | None = None, loss: str = "cross_entropy",
+                device=None) -> LrNoiseResult:
+    r"""Large-then-small learning rate vs small learning rate vs small learning rate with amplified noise.
+
+    Parameters
+    ----------
+    model_fn : callable
+        ``model_fn(seed) -> nn.Module`` (e.g. ``lambda s: mlp([784, 256, 10], seed=s)``); a network
+        without BatchNorm.
+    data : mapping or TensorData
+        ``x_train``, ``y_train``, ``x_test``, ``y_test`` (see :func:`sgdlab.train.as_tensors`).
+    lr_large, lr_small : float
+        :math:`\eta_L > \eta_S > 0`.
+    batch_size : int
+        ``B``; the amplified arm needs ``3B`` ≤ ``n_train`` (three disjoint batches per step).
+    steps_explore, steps_refine : int
+        Steps of the first phase (large / small / amplified) and of the second (all at :math:`\eta_S`).
+    seeds : sequence of int
+        One member per seed and arm (at least one; distinct).
+    steps_long : int
+        Extra steps at :math:`\eta_S` for the ``"small_long"`` control (0: no control).
+    noise_k : float, optional
+        Noise amplification :math:`k\ge0` (default :func:`matched_noise_k`).
+    eval_every : int, optional
+        Steps between evaluations (default: about 8 per phase).
+    loss : str
+        ``"cross_entropy"`` or ``"mse"``.
+    device : optional
+        Where to train.
+
+    Returns
+    -------
+    LrNoiseResult
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023 (NN experiments; Algorithm 1, App. A). Used in
+    ``book/large_lr/06_networks``.
+    """
+    k = matched_noise_k(lr_large, lr_small) if noise_k is None else noise_k
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
+    matched_noise_k(lr_large, lr_small)  # validates both rates
+    batch_size = _pos_int("batch_size", batch_size)
+    t1, t2 = _pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine)
+    t3 = _pos_int("steps_long", steps_long, allow_zero=True)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
+    if eval_every is not None:
+        eval_every = _pos_int("eval_every", eval_every)
+    n = as_tensors(data).n_train
+    if 3 * batch_size > n:
+        raise ValueError(f"batch_size={batch_size}: three disjoint batches per step exceed the {n} training samples")
+    S = len(seeds)
+
+    def cfg(steps: int, **kw) -> TrainConfig:
+        every = eval_every or max(1, steps // 8)
+        return TrainConfig(optimizer="sgd", lr=lr_small, batch_size=batch_size, steps=steps, loss=loss,
+                           eval_every=every, **kw)
+
+    t0 = time.perf_counter()
+    # phase 1: η_L and η_S side by side (same initial weights and batches), and the amplified arm
+    p1 = train_ensemble(model_fn, data, cfg(t1), seeds=seeds * 2, lrs=[lr_large] * S + [lr_small] * S, device=device)
+    p1c = train_ensemble(model_fn, data, cfg(t1, gradient="noise_amplified", noise_k=float(k)), seeds=seeds,
+                         device=device)
+    # phase 2: every arm at η_S
+    b2 = [_phase_seed(s, 1 + a) for a in range(3) for s in seeds]
+    p2 = continue_ensemble([(p1, range(2 * S)), (p1c, range(S))], model_fn, data, cfg(t2), seeds=seeds * 3,
+                           batch_seeds=b2, device=device)
+    arms = {
+        "large_then_small": _concat([_slice(p1, range(S), 0, False), _slice(p2, range(S), t1, True)], batch_size, n),
+        "small": _concat([_slice(p1, range(S, 2 * S), 0, False), _slice(p2, range(S, 2 * S), t1, True)], batch_size, n),
+        "small_amplified": _concat([_slice(p1c, range(S), 0, False), _slice(p2, range(2 * S, 3 * S), t1, True)],
+                                   batch_size, n),
+    }
+    if t3:
+        b3 = [_phase_seed(s, 4) for s in seeds]
+        p3 = continue_ensemble([(p2, range(S, 2 * S))], model_fn, data, cfg(t3), seeds=seeds, batch_seeds=b3,
+                               device=device)
+        arms["small_long"] = _concat([_slice(p1, range(S, 2 * S), 0, False), _slice(p2, range(S, 2 * S), t1, True),
+                                      _slice(p3, range(S), t1 + t2, True)], batch_size, n)
+    return LrNoiseResult(arms=arms, lr_large=float(lr_large), lr_small=float(lr_small), noise_k=float(k),
+                         steps_explore=t1, steps_refine=t2, steps_long=t3, batch_size=batch_size, n_train=n,
+                         seeds=seeds, wall_time_s=time.perf_counter() - t0,
+                         config=dict(loss=loss, eval_every=eval_every))
