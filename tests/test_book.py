@@ -176,3 +176,20 @@ def test_citations_resolve_to_the_bibliography():
     assert cited <= keys, f"cited but not in references.bib: {cited - keys}"
     for paper in ("velikanov2023view", "wang2024marginal", "mohtashami2023special", "dai2021large", "granziol2022learning"):
         assert paper in keys
+
+
+def _title(path: Path) -> str | None:
+    if path.suffix == ".md":
+        lines = path.read_text(encoding="utf-8").splitlines()
+    else:
+        cells = json.loads(path.read_text())["cells"]
+        lines = [l for c in cells if c["cell_type"] == "markdown" for l in "".join(c["source"]).splitlines()]
+    return next((l for l in lines if l.startswith("# ")), None)
+
+
+@pytest.mark.parametrize("page", sorted(_pages()), ids=str)
+def test_page_title_has_no_tex(page):
+    """Titles appear in the sidebar and prev/next links of every page, where MathJax may not run."""
+    title = _title(_source(page))
+    assert title is not None, f"{page} has no '# ' title"
+    assert "$" not in title and "\\" not in title, f"{page}: write the title in Unicode, not TeX: {title!r}"

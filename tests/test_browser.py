@@ -122,3 +122,36 @@ def test_page_renders(driver, page):
         assert any("colab.research.google.com" in h for h in launch), "no Colab launch button"
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SHOTS / (page.relative_to(HTML).as_posix().replace("/", "__") + ".png")))
+
+
+def test_every_claim_link_on_the_report_resolves():
+    """Each claim id on the report links to an existing page and, where given, an existing anchor."""
+    import re
+    from html.parser import HTMLParser
+
+    report = HTML / "book" / "reproducibility.html"
+    _need(report.is_file(), "no built report: run `make book` first")
+    hrefs = re.findall(r"<td><a href='([^']+)'>", report.read_text())
+    assert hrefs, "the report has no claim links"
+
+    class Ids(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids = set()
+
+        def handle_starttag(self, tag, attrs):
+            self.ids.update(v for k, v in attrs if k == "id" and v)
+
+    missing = []
+    for href in set(hrefs):
+        page, _, anchor = href.partition("#")
+        target = report.parent / page
+        if not target.is_file():
+            missing.append(href)
+            continue
+        if anchor:
+            parser = Ids()
+            parser.feed(target.read_text())
+            if anchor not in parser.ids:
+                missing.append(href)
+    assert not missing, f"claim links that do not resolve: {sorted(missing)}"

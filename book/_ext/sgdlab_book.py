@@ -8,11 +8,15 @@
 3. Inline scripts that the Jupyter Book 1 stack adds twice (sphinx-thebe's ``const THEBE_JS_URL``
    and sphinx-togglebutton's selector, registered both with the registry and with the builder) are
    kept once: a redeclared ``const`` is a JavaScript error on every page.
+4. The time each page takes to read (for notebooks: to execute) is written to
+   ``_build/timings/<page>.json``; the status page, read last, sums it per part.
 """
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import time
 from pathlib import Path
 
 import yaml
@@ -61,13 +65,38 @@ def _before_read(app, env, docnames: list[str]) -> None:
     toc = Path(app.srcdir) / "_toc.yml"
     order = toc_order(toc) if toc.exists() else []
     docnames.sort(key=lambda d: _rank(d, order))
-    cdir = _claims_dir(app)
-    if cdir.is_dir():
-        known = {d.removeprefix("book/").replace("/", "__") for d in env.found_docs}
-        rereading = {d.removeprefix("book/").replace("/", "__") for d in docnames}
-        for f in cdir.glob("*.json"):
-            if f.stem in rereading or f.stem not in known:
-                f.unlink()
+    known = {d.removeprefix("book/").replace("/", "__") for d in env.found_docs}
+    rereading = {d.removeprefix("book/").replace("/", "__") for d in docnames}
+    for folder in (_claims_dir(app), _timings_dir(app)):
+        if folder.is_dir():
+            for f in folder.glob("*.json"):
+                if f.stem in rereading or f.stem not in known:
+                    f.unlink()
+
+
+_STARTED: dict[str, float] = {}
+
+
+def _timings_dir(app) -> Path:
+    env = os.environ.get("SGDLAB_TIMINGS_DIR")
+    return Path(env) if env else Path(app.srcdir) / "_build" / "timings"
+
+
+def _source_read(app, docname, source) -> None:
+    _STARTED[docname] = time.perf_counter()
+
+
+def _doctree_read(app, doctree) -> None:
+    docname = app.env.docname
+    if docname not in _STARTED:
+        return
+    seconds = time.perf_counter() - _STARTED.pop(docname)
+    out = _timings_dir(app)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / (docname.removeprefix("book/").replace("/", "__") + ".json")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"page": docname, "seconds": round(seconds, 2), "finished": time.time()}))
+    os.replace(tmp, target)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -88,4 +117,6 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     app.connect("env-before-read-docs", _before_read)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("source-read", _source_read)
+    app.connect("doctree-read", _doctree_read)
     return {"version": "1.0", "parallel_read_safe": False, "parallel_write_safe": True}

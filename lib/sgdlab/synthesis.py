@@ -1,0 +1,525 @@
+"""One testbed through five lenses: glue for the synthesis part of the book.
+
+The chapter ``synthesis/01_one_testbed`` puts the predictions of the five papers side by side on a
+single problem: least squares on the features of the (infinite-width) ReLU NTK of a Fashion-MNIST
+subset. Everything here composes functions of the other subpackages; the only new numerics are the
+heavy-ball extension of part 5's Lyapunov threshold (:func:`heavy_ball_lyapunov`,
+:func:`divergence_threshold`) and the exact stationary excess loss of SGD on a finite data set
+(:func:`stationary_excess`), which extends part 5's mean-square operator with the gradient noise at
+the optimum.
+
+Public surface:
+
+- :func:`ntk_testbed` — the problem: kernel-PCA features ``x`` whose second-moment matrix
+  ``H = xᵀx/N`` has the NTK's spectrum, the target, and the loss-weighted coefficients part 1 needs;
+  :func:`restrict` keeps the top modes only (a regression with a noise floor);
+- :func:`theory_thresholds` — every theoretical largest stable learning rate as a function of ``B``;
+- :func:`heavy_ball_lyapunov`, :func:`divergence_threshold` — the measured divergence threshold of
+  SGD with (heavy-ball) momentum, by multisection over the learning rate;
+- :func:`noise_covariance`, :func:`stationary_excess`, :func:`sde_excess`,
+  :func:`additive_noise_excess` — stationary excess loss of SGD with the noise at the optimum, exactly
+  and in the SDE (temperature) and additive-noise approximations.
+
+Vocabulary as in the rest of :mod:`sgdlab`: ``lr`` α (PyTorch's step), ``momentum`` β,
+``batch_size`` B (batches drawn with replacement), ``n_samples`` N, ``dim`` P.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import functools
+
+from . import linear, rmt
+from .linear._validate import single_thread
+from .sde import sgdm
+
+__all__ = [
+    "ntk_testbed", "restrict", "theory_thresholds", "heavy_ball_lyapunov", "divergence_threshold",
+    "noise_covariance", "stationary_excess", "sde_excess", "additive_noise_excess",
+]
+
+
+def _one_blas_thread(fun):
+    """Run ``fun`` with one BLAS thread: small dense products gain nothing from two threads, and on a
+    loaded 2-core machine spinning BLAS threads made these loops ten times slower (measured)."""
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        with single_thread():
+            return fun(*args, **kwargs)
+    return wrapper
+
+
+def _pos_int(name: str, value, minimum: int = 1) -> int:
+    if not (isinstance(value, (int, np.integer)) and value >= minimum):
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+    return int(value)
+
+
+def _batches(batch_size, n_samples: int | None = None) -> np.ndarray:
+    b = np.atleast_1d(np.asarray(batch_size))
+    if b.ndim != 1 or b.size == 0 or np.any(b != np.round(b)) or np.any(b < 1):
+        raise ValueError("batch_size must be integer(s) >= 1")
+    if n_samples is not None and np.any(b > n_samples):
+        raise ValueError(f"batch_size must be <= n_samples={n_samples}")
+    return b.astype(int)
+
+
+def _momentum(momentum) -> float:
+    beta = float(momentum)
+    if not 0 <= beta < 1:
+        raise ValueError(f"momentum={momentum!r} must lie in [0, 1)")
+    return beta
+
+
+# --------------------------------------------------------------------------- the testbed
+@_one_blas_thread
+def ntk_testbed(n_samples: int = 300, *, dataset: str = "fashion", seed: int = 0, centre: bool = True,
+                n_features: int | None = None, rtol: float = 1e-10) -> dict:
+    """Least squares on the ReLU NTK of an image subset, as features with a known spectrum.
+
+    The analytic NTK ``K`` of a one-hidden-layer ReLU network (:func:`sgdlab.linear.relu_ntk`) on
+    ``n_samples`` images, optionally centred (``(I − 11ᵀ/N) K (I − 11ᵀ/N)``, which removes the
+    near-constant top mode), is normalised by :func:`sgdlab.linear.kernel_problem` to
+    ``λ_max(K/N) = 1``. With ``K/N = U Λ Uᵀ`` the kernel-PCA features ``x = U √(NΛ)`` (``N × P``) give
+    ``H = xᵀx/N = Λ``: SGD on ``L(w) = (1/2N) Σ_n (x_nᵀw − y_n)²`` is kernel SGD with the NTK, the
+    parameter-space view of part 5 and the function-space view of part 1 at once.
+
+    Parameters
+    ----------
+    n_samples : int
+        ``N`` (≥ 10).
+    dataset : {"fashion", "mnist", "digits"}
+    seed : int
+        Subset draw (:func:`sgdlab.data.image_classification`).
+    centre : bool
+        Centre the kernel (and the target).
+    n_features : int, optional
+        Keep only the top ``n_features`` modes: then ``L_min > 0`` (an under-parametrised, noisy
+        regression). Default: all modes with ``λ > rtol``.
+    rtol : float
+        Modes below ``rtol · λ_max`` are dropped.
+
+    Returns
+    -------
+    dict
+        ``x`` (N, P), ``y`` (N,) the standardised class index, ``eigs`` (P,) descending with
+        ``eigs[0] = 1``, ``c`` (P,) loss-weighted target coefficients (``L(0) = ½ Σ c_k`` over all
+        modes, part 1's ``c_k``), ``w_star`` (P,), ``loss_min``, ``trace`` (``tr H``),
+        ``n_samples``, ``dim``.
+
+    References
+    ----------
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), the NTK experiments; Granziol, Zohren, Roberts
+    (JMLR 2022), least squares as the model of the batch Hessian. Used in ``synthesis/01_one_testbed``.
+    """
+    from .data import image_classification
+
+    n_samples = _pos_int("n_samples", n_samples, 10)
+    if n_features is not None:
+        n_features = _pos_int("n_features", n_features)
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol={rtol!r} must lie in (0, 1)")
+    d = image_classification(dataset, n_train=n_samples, seed=seed, dtype=np.float64)
+    y = d["y_train"].astype(np.float64)
+    y = (y - y.mean()) / y.std()
+    kern = linear.relu_ntk(d["x_train"])
+    if centre:
+        kern = kern - kern.mean(axis=0, keepdims=True)
+        kern = kern - kern.mean(axis=1, keepdims=True)
+    prob = linear.kernel_problem(kern, y)
+    keep = np.flatnonzero(prob["eigs"] > rtol)
+    if n_features is not None:
+        if n_features > keep.size:
+            raise ValueError(f"n_features={n_features} exceeds the {keep.size} modes above rtol")
+        keep = keep[:n_features]
+    eigs = prob["eigs"][keep]
+    vecs = prob["vecs"][:, keep]
+    n = n_samples
+    x = vecs * np.sqrt(n * eigs)[None, :]
+    # w* solves x w = y in the kept modes: w*_k = (u_kᵀ y)/√(N λ_k)
+    w_star = (vecs.T @ y) / np.sqrt(n * eigs)
+    loss_min = 0.5 * float(np.mean((x @ w_star - y) ** 2))
+    return {"x": x, "y": y, "eigs": eigs, "c": prob["c"][keep], "w_star": w_star, "loss_min": loss_min,
+            "trace": float(eigs.sum()), "n_samples": n, "dim": int(eigs.size)}
+
+
+def restrict(testbed: dict, n_features: int) -> dict:
+    """The same problem on the top ``n_features`` modes only (a noisy, under-parametrised regression).
+
+    Equivalent to :func:`ntk_testbed` with ``n_features`` (without recomputing the kernel): the dropped
+    modes' part of the target becomes a residual, so ``L_min = ½ mean (x_nᵀw* − y_n)² > 0``.
+    Used in ``synthesis/01_one_testbed``.
+    """
+    n_features = _pos_int("n_features", n_features)
+    if n_features > testbed["dim"]:
+        raise ValueError(f"n_features={n_features} must be <= dim={testbed['dim']}")
+    out = dict(testbed)
+    x, w = testbed["x"][:, :n_features], testbed["w_star"][:n_features]
+    out.update(x=x, w_star=w, eigs=testbed["eigs"][:n_features], c=testbed["c"][:n_features],
+               loss_min=0.5 * float(np.mean((x @ w - testbed["y"]) ** 2)),
+               trace=float(testbed["eigs"][:n_features].sum()), dim=n_features)
+    return out
+
+
+# --------------------------------------------------------------------------- theoretical thresholds
+@_one_blas_thread
+def theory_thresholds(testbed: dict, batch_sizes, momentum: float = 0.0, *, exact: bool = True) -> dict:
+    """Every theoretical largest stable learning rate ``α`` of (heavy-ball) SGD, as a function of ``B``.
+
+    - ``"U1_plus"``: part 1's boundary ``U(1) = 1`` with per-mode stability, SE with ``τ1 = τ2 = 1``
+      (:func:`sgdlab.linear.critical_lr`, ``γ = 1/B``);
+    - ``"U1_gauss"``: the same with ``τ2 = −1`` (Gaussian features). At ``β = 0`` it is part 5's
+      closed-form mean-square threshold :func:`sgdlab.rmt.ms_threshold`;
+    - ``"ms_exact"``: the exact mean-square threshold of this data set
+      (:func:`sgdlab.rmt.ms_threshold_empirical`; only for ``β = 0`` and ``exact=True``, else ``nan``);
+    - ``"paper_rule"``: part 5's ``2/λ′(B)`` with the Wishart shift ``λ′ = λ + (tr H − λ)/B``
+      (:func:`sgdlab.rmt.max_lr_sgd` with ``Pσ² = λ(tr H − λ)``); plain SGD only (``nan`` for ``β > 0``);
+    - ``"heavy_ball"``: the full-batch bound ``2(1 + β)/λ_max`` (Polyak; the ``B → ∞`` limit);
+    - ``"linear"``: the small-batch asymptote of ``U(1) = 1``, ``α/(1 − β) = 2B/tr H``.
+
+    Parameters
+    ----------
+    testbed : dict
+        From :func:`ntk_testbed` (needs ``eigs``, ``trace``, and ``x`` when ``exact``).
+    batch_sizes : array_like of int
+    momentum : float
+        β in [0, 1).
+
+    Returns
+    -------
+    dict of arrays of the shape of ``batch_sizes`` (plus ``"batch_sizes"``).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), convergence region; Granziol et al. (JMLR 2022), linear scaling;
+    Polyak (1964). Used in ``synthesis/01_one_testbed``.
+    """
+    bs = _batches(batch_sizes)
+    beta = _momentum(momentum)
+    eigs = np.asarray(testbed["eigs"], dtype=np.float64)
+    lmax, tr = float(eigs.max()), float(testbed["trace"])
+    gam = linear.noise_factor(bs.astype(float))
+    out = {
+        "batch_sizes": bs,
+        "U1_plus": np.asarray(linear.critical_lr(eigs, beta, gam, tau2=1.0)),
+        "U1_gauss": np.asarray(linear.critical_lr(eigs, beta, gam, tau2=-1.0)),
+        "paper_rule": (rmt.max_lr_sgd(bs, eig=lmax, dim=eigs.size, element_var=lmax * (tr - lmax) / eigs.size)
+                       if beta == 0 else np.full(bs.shape, np.nan)),
+        "heavy_ball": np.full(bs.shape, 2 * (1 + beta) / lmax),
+        "linear": 2 * bs * (1 - beta) / tr,
+    }
+    if exact and beta == 0:
+        out["ms_exact"] = rmt.ms_threshold_empirical(testbed["x"], bs)
+    else:
+        out["ms_exact"] = np.full(bs.shape, np.nan)
+    return out
+
+
+# --------------------------------------------------------------------------- measured thresholds
+@_one_blas_thread
+def heavy_ball_lyapunov(x, batch_size, lrs, momentum: float = 0.0, *, steps=1000, burn=200, seed: int = 0,
+                        renorm_every: int = 5) -> np.ndarray:
+    """Top Lyapunov exponents of heavy-ball SGD on noiseless least squares.
+
+    The error ``e = w − w*`` obeys ``e_{t+1} = e_t − α H_{B_t} e_t + β(e_t − e_{t−1})`` with
+    ``H_B = x_Bᵀx_B/B`` (batches with replacement). The exponent is the mean of
+    ``log(‖s_{t+1}‖/‖s_t‖)`` after ``burn`` steps, ``s_t = (e_t, e_{t−1})``; the linear map is
+    renormalised every ``renorm_every`` steps. Batch size ``B`` uses the stream
+    ``default_rng([seed, B])`` (the start ``e_0 = e_{−1}`` is its first draw, then the batches), the
+    convention of :func:`sgdlab.rmt.lyapunov_exponents`, which this reproduces at ``β = 0``. All
+    learning rates of one batch size see the same batches (common random numbers), and all batch
+    sizes advance in one time loop.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, P)
+    batch_size : int or array_like of int, shape (m,)
+    lrs : array_like, shape (k,) or (m, k)
+    momentum : float
+        β in [0, 1).
+    steps, burn : int or array_like of int, shape (m,)
+
+    Returns
+    -------
+    ndarray, shape (m, k) (``(k,)`` for a scalar ``batch_size``)
+
+    References
+    ----------
+    Extends :func:`sgdlab.rmt.lyapunov_exponents` (part 5) to momentum. Used in
+    ``synthesis/01_one_testbed``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError("x must be a 2-d array (n_samples, dim)")
+    beta = _momentum(momentum)
+    renorm_every = _pos_int("renorm_every", renorm_every)
+    scalar = np.ndim(batch_size) == 0
+    n, p = x.shape
+    bs = _batches(batch_size)
+    steps = np.broadcast_to(np.asarray(steps), bs.shape)
+    burn = np.broadcast_to(np.asarray(burn), bs.shape)
+    if np.any(steps != np.round(steps)) or np.any(steps < 1):
+        raise ValueError(f"steps={steps!r} must be integer(s) >= 1")
+    if np.any(burn != np.round(burn)) or np.any((burn < 0) | (burn >= steps)):
+        raise ValueError(f"burn={burn!r} must be integer(s) in [0, steps)")
+    steps, burn = steps.astype(int), burn.astype(int)
+    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
+    if lrs.ndim == 1:
+        lrs = np.broadcast_to(lrs[None, :], (bs.size, lrs.size))
+    if lrs.ndim != 2 or lrs.shape[0] != bs.size:
+        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k)")
+    if np.any(~(lrs >= 0)):
+        raise ValueError("lrs must be >= 0")
+    k = lrs.shape[1]
+    es, eps_, idxs = [], [], []
+    for b, t_b in zip(bs, steps):
+        rng = np.random.default_rng([seed, int(b)])
+        e = rng.standard_normal((p, 1)) * np.ones((1, k))
+        nrm = np.linalg.norm(e, axis=0)
+        es.append(e / nrm)
+        eps_.append(e / nrm)
+        idxs.append(rng.integers(n, size=(t_b, b)))
+    acc = np.zeros((bs.size, k))
+    scales = lrs / bs[:, None]
+    tiny = np.finfo(np.float64).tiny
+    for t in range(int(steps.max())):
+        for i in range(bs.size):
+            if t >= steps[i]:
+                continue
+            y = x[idxs[i][t]]
+            e = es[i]
+            e_new = e - (y.T @ (y @ e)) * scales[i]
+            if beta:
+                e_new += beta * (e - eps_[i])
+            e_prev = e
+            if (t + 1) % renorm_every == 0 or t + 1 == burn[i] or t + 1 == steps[i]:
+                if beta:
+                    nrm = np.sqrt(np.sum(e_new**2, axis=0) + np.sum(e_prev**2, axis=0))
+                else:
+                    nrm = np.linalg.norm(e_new, axis=0)
+                nrm = np.maximum(nrm, tiny)
+                if t >= burn[i]:
+                    acc[i] += np.log(nrm)
+                e_new = e_new / nrm
+                e_prev = e_prev / nrm
+            es[i], eps_[i] = e_new, e_prev
+    out = acc / (steps - burn)[:, None]
+    return out[0] if scalar else out
+
+
+@_one_blas_thread
+def divergence_threshold(x, batch_sizes, momentum: float = 0.0, *, lo=None, hi=None, grid: int = 6,
+                         rounds: int = 3, steps=1000, burn=200, seed: int = 0) -> dict:
+    """The measured largest learning rate at which heavy-ball SGD on least squares does not diverge.
+
+    Multisection over ``α``: each round evaluates :func:`heavy_ball_lyapunov` on ``grid`` log-spaced
+    learning rates per batch size (all batch sizes and learning rates in one time loop) and shrinks
+    the bracket to the first sign change of the exponent. After ``rounds`` rounds the relative
+    resolution is ``(hi/lo)^{1/(grid − 1)^rounds}``. A bracket that does not contain the sign
+    change is widened by 4× on the failing side (up to four times) before the first round counts.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, P)
+    batch_sizes : array_like of int, shape (m,)
+    momentum : float
+        β in [0, 1).
+    lo, hi : array_like, optional
+        Initial bracket per batch size (default ``[a/4, 2a]``, ``a = min(2B/tr H, 2/λ_max)(1 + β)``).
+    grid, rounds, steps, burn, seed
+        As above and in :func:`heavy_ball_lyapunov`.
+
+    Returns
+    -------
+    dict
+        ``"lr"`` (geometric midpoint of the final bracket; ``nan`` where none was found), ``"lo"``
+        (stable), ``"hi"`` (unstable), ``"batch_sizes"``.
+
+    References
+    ----------
+    The quantity part 5's ``2/λ_max(H_B)`` stands in for (Granziol et al., JMLR 2022); at ``β = 0``
+    the same search as :func:`sgdlab.rmt.lyapunov_threshold`. Used in ``synthesis/01_one_testbed``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError("x must be a 2-d array (n_samples, dim)")
+    beta = _momentum(momentum)
+    bs = _batches(batch_sizes)
+    grid = _pos_int("grid", grid, 3)
+    rounds = _pos_int("rounds", rounds)
+    n = x.shape[0]
+    h_eigs = np.linalg.eigvalsh(x.T @ x / n)
+    ref = np.minimum(2 * bs / h_eigs.sum(), 2 / h_eigs.max()) * (1 + beta)
+    lo = ref / 4 if lo is None else np.broadcast_to(np.asarray(lo, dtype=np.float64), bs.shape)
+    hi = 2 * ref if hi is None else np.broadcast_to(np.asarray(hi, dtype=np.float64), bs.shape)
+    lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    if np.any(~(lo > 0)) or np.any(~(hi > lo)):
+        raise ValueError("the bracket needs 0 < lo < hi")
+    frac = np.linspace(0.0, 1.0, grid)
+    rows = np.arange(bs.size)
+    found = np.zeros(bs.size, dtype=bool)
+    widen, r = 0, 0
+    while r < rounds:
+        lrs = np.exp(np.log(lo)[:, None] + frac[None, :] * np.log(hi / lo)[:, None])
+        lyap = heavy_ball_lyapunov(x, bs, lrs, beta, steps=steps, burn=burn, seed=seed)
+        unstable = lyap > 0
+        first = np.where(unstable.any(axis=1), unstable.argmax(axis=1), grid)
+        ok = (first > 0) & (first < grid)
+        if r == 0 and not ok.all() and widen < 4:
+            lo = np.where(first == 0, lo / 4, lo)
+            hi = np.where(first == grid, hi * 4, hi)
+            widen += 1
+            continue
+        if r == 0:
+            found = ok
+        idx = np.clip(first, 1, grid - 1)
+        lo = np.where(ok, lrs[rows, idx - 1], lo)
+        hi = np.where(ok, lrs[rows, idx], hi)
+        r += 1
+    return {"lr": np.where(found, np.sqrt(lo * hi), np.nan), "lo": lo, "hi": hi, "batch_sizes": bs}
+
+
+# --------------------------------------------------------------------------- noise versus step size
+def noise_covariance(testbed: dict) -> np.ndarray:
+    """Per-sample gradient covariance at the optimum, ``Σ = (1/N) Σ_n r_n² x_n x_nᵀ``, ``r_n = x_nᵀw* − y_n``.
+
+    A batch of ``B`` samples drawn with replacement has gradient-noise covariance ``Σ/B`` at ``w*``
+    (the mean gradient ``(1/N) Σ_n r_n x_n`` vanishes there). Used in ``synthesis/01_one_testbed``.
+    """
+    x = np.asarray(testbed["x"], dtype=np.float64)
+    r = x @ testbed["w_star"] - testbed["y"]
+    return (x * (r**2)[:, None]).T @ x / x.shape[0]
+
+
+@_one_blas_thread
+def sde_excess(testbed: dict, temperature, *, multiplicative: bool = True, tol: float = 1e-10,
+               maxiter: int = 2000) -> np.ndarray:
+    """Stationary excess loss of the SDE limit of SGD at temperature ``τ = η/B``: a function of ``τ`` alone.
+
+    With ``multiplicative=True`` (default) the diffusion has the state-dependent covariance of the
+    mini-batch gradient, ``τ(Σ + K(M) − HMH)`` for the error second moment ``M``; the stationary
+    ``M`` solves ``HM + MH − τ(K(M) − HMH) = τΣ``, which is the ``η → 0`` limit of
+    :func:`stationary_excess` at fixed ``η/B``. With ``multiplicative=False`` the noise is frozen at
+    the optimum (an Ornstein–Uhlenbeck process): ``HS + SH = τΣ`` and ``E[L] − L_min = τ tr Σ/4``.
+    Either way the result depends on ``η`` and ``B`` only through the temperature (part 4's
+    ``D = ησ²/(2B)``). ``inf`` where the SDE's second moment has no stationary value.
+
+    References
+    ----------
+    Dai & Zhu (arXiv 2112.00987), the temperature of mini-batch SGD; Li, Tai, E (JMLR 2019) for the
+    state-dependent SDE. Used in ``synthesis/01_one_testbed``.
+    """
+    tau = np.asarray(temperature, dtype=np.float64)
+    if np.any(~(tau >= 0)):
+        raise ValueError("temperature must be >= 0")
+    if not multiplicative:
+        return tau * np.trace(noise_covariance(testbed)) / 4
+    x, lam, sig = _eigenbasis(testbed)
+    out = np.empty(tau.shape)
+    for ix in np.ndindex(tau.shape):
+        t = float(tau[ix])
+        out[ix] = _stationary_solve(x, lam, sig, -t, t, t, tol, maxiter)
+    return out[()] if out.ndim == 0 else out
+
+
+def additive_noise_excess(testbed: dict, lr, batch_size, momentum: float = 0.0) -> np.ndarray:
+    """Stationary excess loss with the noise frozen at the optimum, mode by mode (part 2's closed form).
+
+    Each eigen-direction ``k`` of ``H`` is a quadratic ``½λ_k e_k²`` with additive gradient noise of
+    variance ``Σ_kk/B``; its stationary variance is :func:`sgdlab.sde.sgdm.stationary_variance`
+    (``η s²/(λ(2 − ηλ))`` at ``β = 0``; ``η`` is the effective learning rate), and the excess is
+    ``½ Σ_k λ_k Var e_k``. Keeps the curvature correction of the discrete step, drops the
+    multiplicative (state-dependent) part of the mini-batch noise and the cross-mode correlations.
+    ``inf`` past ``ηλ_max = 2(1 + β)/(1 − β)``.
+
+    References
+    ----------
+    Wang et al. (ICLR 2024), Sec. 2; used in ``synthesis/01_one_testbed``.
+    """
+    lam = np.asarray(testbed["eigs"], dtype=np.float64)
+    s2 = np.diag(noise_covariance(testbed))
+    lr, b = np.broadcast_arrays(np.asarray(lr, dtype=np.float64), np.asarray(batch_size, dtype=np.float64))
+    if np.any(~(b >= 1)):
+        raise ValueError("batch_size must be >= 1")
+    var = sgdm.stationary_variance(lam, s2 / b[..., None], lr[..., None], momentum)
+    return 0.5 * np.sum(lam * var, axis=-1)
+
+
+def _eigenbasis(testbed: dict):
+    x = np.asarray(testbed["x"], dtype=np.float64)
+    lam = np.asarray(testbed["eigs"], dtype=np.float64)
+    if x.ndim != 2 or lam.shape != (x.shape[1],) or not np.allclose(x.T @ x / x.shape[0], np.diag(lam),
+                                                                       atol=1e-8 * lam.max()):
+        raise ValueError("testbed: x must be in the eigenbasis of H (x.T @ x / N == diag(eigs))")
+    return x, lam, noise_covariance(testbed)
+
+
+def _stationary_solve(x, lam, sig, c_hmh: float, c_k: float, c_sig: float, tol: float, maxiter: int) -> float:
+    """½ tr(HM) for the solution of ``HM + MH − c_hmh HMH − c_k K(M) = c_sig Σ`` (CG, symmetric form).
+
+    In ``H``'s eigenbasis ``A(M) = HM + MH`` is elementwise ``(λ_i + λ_j) M_ij``; with ``M = A^{-1/2} Y``
+    (elementwise) the operator ``I − A^{-1/2}(c_hmh HMH + c_k K)A^{-1/2}`` is symmetric in the Frobenius
+    product, and positive definite exactly when a stationary second moment exists. ``inf`` when CG does
+    not converge or the solution is not a valid (positive) second moment.
+    """
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    n, p = x.shape
+    a_is = 1.0 / np.sqrt(lam[:, None] + lam[None, :])
+
+    def apply(vec):
+        y = vec.reshape(p, p)
+        m = 0.5 * (y + y.T) * a_is
+        q = np.sum((x @ m) * x, axis=1)  # x_nᵀ M x_n
+        c = c_hmh * (lam[:, None] * m * lam[None, :]) + c_k * ((x * q[:, None]).T @ x) / n
+        return (y - c * a_is).ravel()
+
+    op = LinearOperator((p * p, p * p), matvec=apply, dtype=np.float64)
+    sol, info = cg(op, (c_sig * sig * a_is).ravel(), rtol=tol, maxiter=maxiter)
+    if info != 0:
+        return np.inf
+    m = sol.reshape(p, p) * a_is
+    d = np.diag(m)
+    excess = 0.5 * float(np.sum(lam * d))
+    return excess if np.all(d >= 0) and np.isfinite(excess) else np.inf
+
+
+@_one_blas_thread
+def stationary_excess(testbed: dict, lr, batch_size, *, tol: float = 1e-10, maxiter: int = 2000) -> np.ndarray:
+    """Exact stationary excess loss ``E[L] − L_min`` of SGD on least squares over a finite data set.
+
+    With ``e = w − w*``, batches with replacement and ``K(M) = (1/N) Σ_n (x_nᵀMx_n) x_n x_nᵀ``, the
+    second moment obeys ``M′ = M − α A(M) + α² [C_B(M) + Σ/B]`` with ``A(M) = HM + MH`` and
+    ``C_B(M) = (1 − 1/B) HMH + K(M)/B`` (the cross terms vanish at stationarity, where ``E e = 0``).
+    The fixed point solves ``(A − α C_B)(M) = α Σ/B``; in the symmetric form
+    ``(I − α A^{-1/2} C_B A^{-1/2}) Y = α A^{-1/2} Σ A^{-1/2}/B``, ``M = A^{-1/2} Y`` (elementwise in
+    ``H``'s eigenbasis) it is positive definite below the mean-square threshold
+    (:func:`sgdlab.rmt.ms_threshold_empirical`) and is solved by conjugate gradients. Returns
+    ``½ tr(HM)``; ``inf`` at or beyond that threshold, or if CG does not converge.
+
+    Parameters
+    ----------
+    testbed : dict
+        From :func:`ntk_testbed` (``x`` in ``H``'s eigenbasis, so ``H = diag(eigs)``).
+    lr, batch_size : array_like (broadcast together)
+
+    References
+    ----------
+    Extends part 5's mean-square operator (:func:`sgdlab.rmt.ms_threshold_empirical`) with the
+    gradient noise at the optimum; its ``α → 0`` limit at fixed ``α/B`` is :func:`sde_excess`.
+    Used in ``synthesis/01_one_testbed``.
+    """
+    x, lam, sig = _eigenbasis(testbed)
+    lr, b = np.broadcast_arrays(np.asarray(lr, dtype=np.float64), np.asarray(batch_size, dtype=np.float64))
+    if np.any(~(lr > 0)):
+        raise ValueError("lr must be > 0")
+    if np.any(~(b >= 1)):
+        raise ValueError("batch_size must be >= 1")
+    ub = np.unique(b)
+    thr = dict(zip(ub.tolist(), rmt.ms_threshold_empirical(x, ub).tolist()))
+    out = np.empty(lr.shape)
+    for ix in np.ndindex(lr.shape):
+        a, bb = float(lr[ix]), float(b[ix])
+        out[ix] = np.inf if a >= thr[bb] else _stationary_solve(x, lam, sig, a * (1 - 1 / bb), a / bb, a / bb,
+                                                                 tol, maxiter)
+    return out[()] if out.ndim == 0 else out
