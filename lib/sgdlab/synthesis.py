@@ -31,6 +31,7 @@ import functools
 
 from . import linear, rmt
 from .linear._validate import single_thread
+from .rmt import _scaling
 from .sde import sgdm
 
 __all__ = [
@@ -355,28 +356,12 @@ def divergence_threshold(x, batch_sizes, momentum: float = 0.0, *, lo=None, hi=N
     lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
     if np.any(~(lo > 0)) or np.any(~(hi > lo)):
         raise ValueError("the bracket needs 0 < lo < hi")
-    frac = np.linspace(0.0, 1.0, grid)
-    rows = np.arange(bs.size)
-    found = np.zeros(bs.size, dtype=bool)
-    widen, r = 0, 0
-    while r < rounds:
-        lrs = np.exp(np.log(lo)[:, None] + frac[None, :] * np.log(hi / lo)[:, None])
-        lyap = heavy_ball_lyapunov(x, bs, lrs, beta, steps=steps, burn=burn, seed=seed)
-        unstable = lyap > 0
-        first = np.where(unstable.any(axis=1), unstable.argmax(axis=1), grid)
-        ok = (first > 0) & (first < grid)
-        if r == 0 and not ok.all() and widen < 4:
-            lo = np.where(first == 0, lo / 4, lo)
-            hi = np.where(first == grid, hi * 4, hi)
-            widen += 1
-            continue
-        if r == 0:
-            found = ok
-        idx = np.clip(first, 1, grid - 1)
-        lo = np.where(ok, lrs[rows, idx - 1], lo)
-        hi = np.where(ok, lrs[rows, idx], hi)
-        r += 1
-    return {"lr": np.where(found, np.sqrt(lo * hi), np.nan), "lo": lo, "hi": hi, "batch_sizes": bs}
+    out = _scaling.multisect_threshold(
+        lambda lrs: heavy_ball_lyapunov(x, bs, lrs, beta, steps=steps, burn=burn, seed=seed),
+        lo, hi, grid=grid, rounds=rounds, widen=4.0,
+    )
+    out["batch_sizes"] = bs
+    return out
 
 
 # --------------------------------------------------------------------------- noise versus step size

@@ -313,6 +313,56 @@ def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 
     return out[0] if scalar else out
 
 
+def multisect_threshold(exponents, lo, hi, *, grid: int, rounds: int, widen: float, max_widen: int = 4) -> dict:
+    """Per-row multisection for the first sign change of a stability exponent in ``α``.
+
+    Parameters
+    ----------
+    exponents : callable
+        ``exponents(lrs) -> array (m, grid)`` for log-spaced learning rates ``lrs`` of shape
+        ``(m, grid)``, one row per case (batch size); positive means unstable.
+    lo, hi : ndarray, shape (m,)
+        Initial brackets; a side that does not bracket is widened by ``widen``× (at most
+        ``max_widen`` times) before the first shrinking round.
+    grid, rounds : int
+        Points per round and number of shrinking rounds: the relative resolution is
+        ``(hi/lo)^{1/(grid − 1)^rounds}``.
+
+    Returns
+    -------
+    dict
+        ``"lr"`` (geometric midpoint of the final bracket, ``nan`` where none was found), ``"lo"``
+        (stable), ``"hi"`` (unstable).
+
+    Notes
+    -----
+    Shared by :func:`lyapunov_threshold` (SGD) and :func:`sgdlab.synthesis.divergence_threshold`
+    (heavy ball).
+    """
+    lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    frac = np.linspace(0.0, 1.0, grid)
+    rows = np.arange(lo.size)
+    found = np.zeros(lo.size, dtype=bool)
+    widened, r = 0, 0
+    while r < rounds:
+        lrs = np.exp(np.log(lo)[:, None] + frac[None, :] * np.log(hi / lo)[:, None])
+        unstable = np.asarray(exponents(lrs)) > 0
+        first = np.where(unstable.any(axis=1), unstable.argmax(axis=1), grid)
+        ok = (first > 0) & (first < grid)
+        if r == 0 and not ok.all() and widened < max_widen:
+            lo = np.where(first == 0, lo / widen, lo)
+            hi = np.where(first == grid, hi * widen, hi)
+            widened += 1
+            continue
+        if r == 0:
+            found = ok
+        idx = np.clip(first, 1, grid - 1)
+        lo = np.where(ok, lrs[rows, idx - 1], lo)
+        hi = np.where(ok, lrs[rows, idx], hi)
+        r += 1
+    return {"lr": np.where(found, np.sqrt(lo * hi), np.nan), "lo": lo, "hi": hi}
+
+
 def lyapunov_threshold(
     x, batch_sizes, *, lo=None, hi=None, grid: int = 6, rounds: int = 3,
     steps=1000, burn=200, seed: int = 0,
@@ -365,25 +415,7 @@ def lyapunov_threshold(
     lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
     if np.any(~(lo > 0)) or np.any(~(hi > lo)):
         raise ValueError("the bracket needs 0 < lo < hi")
-    frac = np.linspace(0.0, 1.0, grid)
-    rows = np.arange(bs.size)
-    found = np.zeros(bs.size, dtype=bool)
-    widen, r = 0, 0
-    while r < rounds:
-        lrs = np.exp(np.log(lo)[:, None] + frac[None, :] * np.log(hi / lo)[:, None])
-        lyap = lyapunov_exponents(x, bs, lrs, steps=steps, burn=burn, seed=seed)
-        unstable = lyap > 0
-        first = np.where(unstable.any(axis=1), unstable.argmax(axis=1), grid)
-        ok = (first > 0) & (first < grid)
-        if r == 0 and not ok.all() and widen < 4:
-            lo = np.where(first == 0, lo / 16, lo)
-            hi = np.where(first == grid, hi * 16, hi)
-            widen += 1
-            continue
-        if r == 0:
-            found = ok
-        idx = np.clip(first, 1, grid - 1)
-        lo = np.where(ok, lrs[rows, idx - 1], lo)
-        hi = np.where(ok, lrs[rows, idx], hi)
-        r += 1
-    return {"lr": np.where(found, np.sqrt(lo * hi), np.nan), "lo": lo, "hi": hi}
+    return multisect_threshold(
+        lambda lrs: lyapunov_exponents(x, bs, lrs, steps=steps, burn=burn, seed=seed),
+        lo, hi, grid=grid, rounds=rounds, widen=16.0,
+    )
