@@ -24,6 +24,11 @@ the weights at the end of the previous one (:func:`continue_ensemble`), with a b
 from ``(seed, phase)``. A member that diverged stays diverged (``inf`` loss, NaN accuracy) in the
 later phases.
 
+Full-batch GD versions of the arms (:func:`gd_lr_vs_noise`, names in :data:`GD_ARMS`):
+``"gd_large_then_small"``, ``"gd_small"``, ``"gd_small_amplified"`` (GD at :math:`\eta_S` plus the
+zero-mean difference :math:`k\,(g_{B_2}-g_{B_3})/\sqrt2`, :func:`train_gd_noise_ensemble`, with
+:math:`k=\sqrt{\eta_L/\eta_S}` from :func:`matched_gd_noise_k`) and ``"gd_small_long"``.
+
 Used by ``book/large_lr/06_networks`` (claim P3.C5).
 
 References
@@ -35,6 +40,7 @@ three-batch estimator is our reconstruction; the paper's Algorithm 1 could not b
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -331,3 +337,313 @@ def lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, 
                          steps_explore=t1, steps_refine=t2, steps_long=t3, batch_size=batch_size, n_train=n,
                          seeds=seeds, wall_time_s=time.perf_counter() - t0,
                          config=dict(loss=loss, eval_every=eval_every))
+
+
+# --------------------------------------------------------------------------- full-batch GD versions
+GD_ARMS = ("gd_large_then_small", "gd_small", "gd_small_amplified", "gd_small_long")
+
+
+def matched_gd_noise_k(lr_large: float, lr_small: float) -> float:
+    r"""Noise amplification :math:`k=\sqrt{\eta_L/\eta_S}` of the GD arm: GD at :math:`\eta_S` plus noise, at SGD's :math:`\eta_L` temperature.
+
+    What "matched" means for full-batch GD: GD at :math:`\eta_L` has no gradient noise at all, so
+    its temperature in the SGD sense is zero and there is nothing of its own to match. We give the
+    small step instead the temperature :math:`\eta_L\,\mathrm{tr}\,\Sigma/(2B)` of *mini-batch SGD*
+    at the large rate with the SGD arms' batch size :math:`B` (:math:`\Sigma` the per-sample
+    gradient covariance), i.e. the temperature of the SGD arm ``"large_then_small"`` during
+    exploration. The GD estimator :math:`\nabla L + k\,(g_{B_2}-g_{B_3})/\sqrt2` has covariance
+    :math:`k^2\Sigma/B` (no :math:`\Sigma/B` of its own, unlike the SGD arm's
+    :math:`g_{B_1}`), so :math:`\eta_S k^2=\eta_L`. (Disjoint batches drawn without replacement carry
+    the finite-population factor :math:`(n-B)/(n-1)`, as in the SGD arms.)
+
+    Parameters
+    ----------
+    lr_large, lr_small : float
+        :math:`\eta_L > \eta_S > 0`.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Mohtashami et al., ICML 2023, App. G; the estimator and this matching are ours. Used by
+    :func:`gd_lr_vs_noise` (the full-scale experiment ``p3_noise_vs_lr``, ``book/large_lr/06_networks``).
+    """
+    matched_noise_k(lr_large, lr_small)  # validates both rates
+    return math.sqrt(lr_large / lr_small)
+
+
+def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConfig, *, seeds: Sequence[int],
+                            noise_k: float, noise_batch_size: int, device=None) -> EnsembleResult:
+    r"""Full-batch GD with zero-mean mini-batch noise added, vectorised over members.
+
+    Member :math:`i` (seed :math:`s_i`) iterates
+    :math:`\theta \leftarrow \theta - \eta\,[\nabla L(\theta) + k\,(g_{B_2}(\theta)-g_{B_3}(\theta))/\sqrt2]`,
+    with :math:`\nabla L` the gradient of the mean loss over the whole training set and
+    :math:`B_2, B_3` two disjoint batches of ``noise_batch_size`` drawn per step by
+    :class:`sgdlab.train.BatchSampler` (``n_draws=2``, ``config.sampling``, seed :math:`s_i`).
+    The engine's ``optimizer="gd"`` takes no gradient estimator, hence this loop; at ``noise_k=0`` its
+    iterates are those of ``train(model_fn(s), data, config.replace(seed=s))``.
+
+    Parameters
+    ----------
+    model_fn : callable
+        ``model_fn(seed) -> nn.Module`` (no BatchNorm).
+    data : mapping or TensorData
+        As for :func:`sgdlab.train.train_ensemble`.
+    config : TrainConfig
+        ``optimizer="gd"``; ``lr``, ``steps``, ``loss``, the evaluation schedule, ``sampling``,
+        ``divergence_factor`` and ``check_every`` are used.
+    seeds : sequence of int
+        One member per seed (initial weights and noise batches).
+    noise_k : float
+        :math:`k \ge 0` (see :func:`matched_gd_noise_k`).
+    noise_batch_size : int
+        :math:`B`; ``2B`` ≤ the training-set size.
+    device : optional
+        Where to train.
+
+    Returns
+    -------
+    EnsembleResult
+        As from :func:`sgdlab.train.train_ensemble`; a diverged member (the *full* training loss
+        non-finite or above ``divergence_factor`` × its initial value) is frozen and reported with
+        ``inf`` loss and NaN accuracy.
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023 (App. A: noise cannot replace a large step). Used by
+    :func:`gd_lr_vs_noise`; tested in ``tests/test_dynamics_noise_vs_lr.py``.
+    """
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+    from ..train import BatchSampler
+    from ..train.losses import correct, mean_loss, per_sample_loss
+    from ..train.optim import FunctionalOptimizer
+
+    if not isinstance(config, TrainConfig) or config.optimizer != "gd":
+        raise ValueError("config must be a TrainConfig with optimizer='gd'")
+    if isinstance(noise_k, bool) or not isinstance(noise_k, (int, float)) or not math.isfinite(noise_k) or noise_k < 0:
+        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
+    B = _pos_int("noise_batch_size", noise_batch_size)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    E = len(seeds)
+    models = [model_fn(s) for s in seeds]
+    if device is not None:
+        from ..device import resolve
+
+        models = [m.to(resolve(device)) for m in models]
+    p0 = [p for p in models[0].parameters() if p.requires_grad]
+    dev, dtype = p0[0].device, p0[0].dtype
+    d = as_tensors(data, device=dev, dtype=dtype)
+    n = d.n_train
+    if 2 * B > n:
+        raise ValueError(f"noise_batch_size={B}: two disjoint batches per step exceed the {n} training samples")
+    stacked, buffers = stack_module_state(models)
+    names = list(stacked)
+    params = [stacked[k].detach().clone() for k in names]
+    buffers = {k: v.detach() for k, v in buffers.items()}
+    base = copy.deepcopy(models[0]).to("meta")
+    del models
+    c = float(noise_k) / math.sqrt(2) / B
+    w_vec = torch.cat([torch.full((B,), c, dtype=dtype, device=dev), torch.full((B,), -c, dtype=dtype, device=dev)])
+
+    def member_out(p, b, x):
+        return functional_call(base, ({k: t for k, t in zip(names, p)}, b), (x,))
+
+    def member_loss(p, b, x, y, xb, yb):
+        full = mean_loss(config.loss, member_out(p, b, x), y)
+        noise = (per_sample_loss(config.loss, member_out(p, b, xb), yb) * w_vec).sum()
+        return full + noise, full
+
+    grad_fn = vmap(grad_and_value(member_loss, has_aux=True), in_dims=(0, 0, None, None, 0, 0))
+    fwd = vmap(member_out, in_dims=(0, 0, None))
+    lr_t = torch.full((E,), float(config.lr), dtype=dtype, device=dev)
+    opt = FunctionalOptimizer("gd", params, lr=lr_t, ensemble=E)
+    samplers = [BatchSampler(n, B, sampling=config.sampling, n_draws=2, seed=s, device=dev) for s in seeds]
+    alive = torch.ones(E, dtype=torch.bool, device=dev)
+    diverged_at: list = [None] * E
+    evals = config.schedule()
+    hist: dict = {k: [] for k in ("step", "iteration", "epoch", *_METRICS)}
+    samples = 0
+    t0 = time.perf_counter()
+
+    @torch.no_grad()
+    def ev(x, y):
+        tot = torch.zeros(E, dtype=torch.float64, device=dev)
+        right = torch.zeros(E, dtype=torch.float64, device=dev)
+        acc_ok = True
+        for a in range(0, x.shape[0], config.eval_chunk):
+            out = fwd(tuple(params), buffers, x[a:a + config.eval_chunk])
+            yb = y[a:a + config.eval_chunk]
+            tot += torch.stack([per_sample_loss(config.loss, o, yb).sum() for o in out]).double()
+            cc = [correct(o, yb) for o in out]
+            if cc[0] is None:
+                acc_ok = False
+            else:
+                right += torch.stack(cc).double()
+        loss = (tot / x.shape[0]).cpu().numpy()
+        acc = (right / x.shape[0]).cpu().numpy() if acc_ok else np.full(E, np.nan)
+        dead = ~alive.cpu().numpy()
+        loss = np.where(dead | ~np.isfinite(loss), np.inf, loss)
+        return loss, np.where(dead, np.nan, acc)
+
+    def record(it):
+        tr = ev(d.x_train, d.y_train)
+        te = ev(d.x_test, d.y_test) if d.x_test is not None else (np.full(E, np.nan), np.full(E, np.nan))
+        hist["step"].append(float(it))
+        hist["iteration"].append(it)
+        hist["epoch"].append(samples / n)
+        for key, v in zip(_METRICS, (*tr, *te)):
+            hist[key].append(v)
+        return tr[0]
+
+    max_loss = torch.as_tensor(config.divergence_factor * np.maximum(record(0), 1e-12), dtype=dtype, device=dev)
+    max_loss = torch.nan_to_num(max_loss, nan=-1.0, posinf=-1.0)
+    worst = torch.zeros(E, dtype=dtype, device=dev)
+
+    def check(it):
+        nonlocal alive
+        bad = alive & ~(worst <= max_loss)
+        if bool(bad.any()):
+            for i in torch.nonzero(bad).flatten().tolist():
+                diverged_at[i] = it
+            alive = alive & ~bad
+            opt.set_lr_(lr_t * alive.to(dtype))
+            with torch.no_grad():
+                for p in params:
+                    p[bad] = 0
+        return bool(alive.any())
+
+    block_len = max(1, min(config.steps, samplers[0].steps_per_epoch, 4096))
+    block, pos, it, next_eval = None, 0, 0, 1
+    going = check(0)
+    while it < config.steps and going:
+        if block is None or pos == block.shape[1]:
+            block, pos = torch.stack([s.block(min(block_len, config.steps - it)) for s in samplers]), 0
+        idx = block[:, pos]
+        pos += 1
+        grads, (_, full) = grad_fn(tuple(params), buffers, d.x_train, d.y_train, d.x_train[idx], d.y_train[idx])
+        opt.step(grads)
+        samples += n + idx.shape[1]
+        it += 1
+        worst = torch.maximum(worst, torch.where(alive, full.detach(), torch.zeros_like(worst)))
+        if it % config.check_every == 0 or it == config.steps or it == evals[next_eval]:
+            going = check(it)
+        if it == evals[next_eval]:
+            record(it)
+            next_eval += 1
+    if not going and hist["iteration"][-1] != it:
+        record(it)
+    for key in _METRICS:
+        hist[key] = np.stack(hist[key])
+    return EnsembleResult(history=hist, seeds=seeds, lrs=[float(config.lr)] * E, momenta=[0.0] * E,
+                          diverged=~alive.cpu().numpy(), diverged_at=diverged_at,
+                          params={k: p.detach() for k, p in zip(names, params)},
+                          wall_time_s=time.perf_counter() - t0,
+                          config={**config.to_dict(), "noise_k": float(noise_k), "noise_batch_size": B},
+                          model_fn=model_fn)
+
+
+def gd_lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, lr_small: float,
+                   noise_batch_size: int, steps_explore: int, steps_refine: int, seeds: Sequence[int],
+                   steps_long: int = 0, noise_k: float | None = None, eval_every: int | None = None,
+                   loss: str = "cross_entropy", device=None) -> LrNoiseResult:
+    r"""The full-batch GD versions of the arms of :func:`lr_vs_noise`.
+
+    ``"gd_large_then_small"``
+        ``steps_explore`` GD steps at :math:`\eta_L`, then ``steps_refine`` at :math:`\eta_S`.
+    ``"gd_small"``
+        ``steps_explore + steps_refine`` GD steps at :math:`\eta_S`.
+    ``"gd_small_amplified"``
+        ``steps_explore`` steps of GD at :math:`\eta_S` plus the zero-mean mini-batch difference
+        :math:`k\,(g_{B_2}-g_{B_3})/\sqrt2` (:func:`train_gd_noise_ensemble`), then ``steps_refine``
+        plain GD steps at :math:`\eta_S`. "Matched" (the default
+        :math:`k=\sqrt{\eta_L/\eta_S}`, :func:`matched_gd_noise_k`): the noisy small step has the
+        temperature :math:`\eta_L\,\mathrm{tr}\,\Sigma/(2B)` of mini-batch SGD at :math:`\eta_L` with
+        batch ``noise_batch_size``; GD at :math:`\eta_L` itself has none.
+    ``"gd_small_long"`` (when ``steps_long > 0``)
+        ``"gd_small"`` continued for ``steps_long`` more GD steps at :math:`\eta_S`.
+
+    Arms (a) and (b) start from the same weights; every phase is one vectorised ensemble; a member
+    that diverged stays diverged. In the returned :class:`ArmHistory` objects ``epoch == step``
+    (one full pass per GD step; the noise batches are not counted).
+
+    Parameters
+    ----------
+    model_fn : callable
+        ``model_fn(seed) -> nn.Module``, without BatchNorm.
+    data : mapping or TensorData
+        As for :func:`lr_vs_noise` (every GD step uses the whole training set).
+    lr_large, lr_small : float
+        :math:`\eta_L > \eta_S > 0`.
+    noise_batch_size : int
+        :math:`B` of the noise batches (``2B`` ≤ ``n_train``); the SGD arms' batch size.
+    steps_explore, steps_refine, steps_long : int
+        As for :func:`lr_vs_noise`, in GD steps.
+    seeds : sequence of int
+        Distinct, ≥ 0; one member per seed and arm.
+    noise_k : float, optional
+        :math:`k \ge 0` (default :func:`matched_gd_noise_k`).
+    eval_every : int, optional
+        Steps between evaluations (default: about 8 per phase).
+    loss : str
+        ``"cross_entropy"`` or ``"mse"``.
+    device : optional
+
+    Returns
+    -------
+    LrNoiseResult
+        ``arms`` keyed by :data:`GD_ARMS`; ``batch_size`` is ``noise_batch_size``.
+
+    References
+    ----------
+    Mohtashami, Jaggi, Stich, ICML 2023 (GD with large learning rates; App. A). Used by the
+    experiment ``p3_noise_vs_lr`` (full scale) for ``book/large_lr/06_networks``.
+    """
+    k = matched_gd_noise_k(lr_large, lr_small) if noise_k is None else noise_k
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
+    B = _pos_int("noise_batch_size", noise_batch_size)
+    t1, t2 = _pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine)
+    t3 = _pos_int("steps_long", steps_long, allow_zero=True)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
+    if eval_every is not None:
+        eval_every = _pos_int("eval_every", eval_every)
+    n = as_tensors(data).n_train
+    if 2 * B > n:
+        raise ValueError(f"noise_batch_size={B}: two disjoint batches per step exceed the {n} training samples")
+    S = len(seeds)
+
+    def cfg(steps: int) -> TrainConfig:
+        return TrainConfig(optimizer="gd", lr=lr_small, batch_size=None, steps=steps, loss=loss,
+                           eval_every=eval_every or max(1, steps // 8))
+
+    t0 = time.perf_counter()
+    p1 = train_ensemble(model_fn, data, cfg(t1), seeds=seeds * 2, lrs=[lr_large] * S + [lr_small] * S, device=device)
+    p1c = train_gd_noise_ensemble(model_fn, data, cfg(t1), seeds=seeds, noise_k=float(k), noise_batch_size=B,
+                                  device=device)
+    b2 = [_phase_seed(s, 1 + a) for a in range(3) for s in seeds]
+    p2 = continue_ensemble([(p1, range(2 * S)), (p1c, range(S))], model_fn, data, cfg(t2), seeds=seeds * 3,
+                           batch_seeds=b2, device=device)
+    a_, b_, c_, d_ = GD_ARMS
+    arms = {
+        a_: _concat([_slice(p1, range(S), 0, False), _slice(p2, range(S), t1, True)], n, n),
+        b_: _concat([_slice(p1, range(S, 2 * S), 0, False), _slice(p2, range(S, 2 * S), t1, True)], n, n),
+        c_: _concat([_slice(p1c, range(S), 0, False), _slice(p2, range(2 * S, 3 * S), t1, True)], n, n),
+    }
+    if t3:
+        b3 = [_phase_seed(s, 4) for s in seeds]
+        p3 = continue_ensemble([(p2, range(S, 2 * S))], model_fn, data, cfg(t3), seeds=seeds, batch_seeds=b3,
+                               device=device)
+        arms[d_] = _concat([_slice(p1, range(S, 2 * S), 0, False), _slice(p2, range(S, 2 * S), t1, True),
+                            _slice(p3, range(S), t1 + t2, True)], n, n)
+    return LrNoiseResult(arms=arms, lr_large=float(lr_large), lr_small=float(lr_small), noise_k=float(k),
+                         steps_explore=t1, steps_refine=t2, steps_long=t3, batch_size=B, n_train=n,
+                         seeds=seeds, wall_time_s=time.perf_counter() - t0,
+                         config=dict(loss=loss, eval_every=eval_every, optimizer="gd"))
