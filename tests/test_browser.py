@@ -72,11 +72,20 @@ def driver():
     drv.quit()
 
 
+# MathJax is loaded with `defer`; under load the page's load event can fire before its startup
+# object exists, so poll for it (up to 20 s) before awaiting the typesetting promise.
 WAIT_FOR_MATHJAX = """
 const done = arguments[arguments.length - 1];
-if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-  MathJax.startup.promise.then(() => done(true)).catch(() => done(false));
-} else { done(null); }
+const t0 = Date.now();
+(function poll() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done(true)).catch((e) => done('typesetting error: ' + e));
+  } else if (Date.now() - t0 > 20000) {
+    done(null);
+  } else {
+    setTimeout(poll, 100);
+  }
+})();
 """
 
 RAW_TEX = r"""
@@ -105,7 +114,7 @@ def test_page_renders(driver, page):
     typeset = driver.execute_async_script(WAIT_FOR_MATHJAX)
     has_math = driver.execute_script("return document.querySelectorAll('.math, mjx-container').length") > 0
     if has_math:
-        assert typeset is True, "MathJax did not load or failed to typeset"
+        assert typeset is True, f"MathJax did not load within 20 s or failed to typeset: {typeset!r}"
         assert driver.execute_script("return document.querySelectorAll('mjx-container').length") > 0
     raw = driver.execute_script(RAW_TEX)
     assert not raw, f"raw TeX left on the page: {raw[:5]}"
