@@ -227,7 +227,7 @@ def heavy_ball_lyapunov(x, batch_size, lrs, momentum: float = 0.0, *, steps=1000
     ``log(‖s_{t+1}‖/‖s_t‖)`` after ``burn`` steps, ``s_t = (e_t, e_{t−1})``; the linear map is
     renormalised every ``renorm_every`` steps. Batch size ``B`` uses the stream
     ``default_rng([seed, B])`` (the start ``e_0 = e_{−1}`` is its first draw, then the batches), the
-    convention of :func:`sgdlab.rmt.lyapunov_exponents`, which this reproduces at ``β = 0``. All
+    convention of :func:`sgdlab.rmt.lyapunov_exponents`, which computes it (``momentum=β``). All
     learning rates of one batch size see the same batches (common random numbers), and all batch
     sizes advance in one time loop.
 
@@ -249,63 +249,9 @@ def heavy_ball_lyapunov(x, batch_size, lrs, momentum: float = 0.0, *, steps=1000
     Extends :func:`sgdlab.rmt.lyapunov_exponents` (part 5) to momentum. Used in
     ``synthesis/01_one_testbed``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
-    beta = _momentum(momentum)
-    renorm_every = _pos_int("renorm_every", renorm_every)
-    scalar = np.ndim(batch_size) == 0
-    n, p = x.shape
-    bs = _batches(batch_size)
-    steps = np.broadcast_to(np.asarray(steps), bs.shape)
-    burn = np.broadcast_to(np.asarray(burn), bs.shape)
-    if np.any(steps != np.round(steps)) or np.any(steps < 1):
-        raise ValueError(f"steps={steps!r} must be integer(s) >= 1")
-    if np.any(burn != np.round(burn)) or np.any((burn < 0) | (burn >= steps)):
-        raise ValueError(f"burn={burn!r} must be integer(s) in [0, steps)")
-    steps, burn = steps.astype(int), burn.astype(int)
-    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
-    if lrs.ndim == 1:
-        lrs = np.broadcast_to(lrs[None, :], (bs.size, lrs.size))
-    if lrs.ndim != 2 or lrs.shape[0] != bs.size:
-        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k)")
-    if np.any(~(lrs >= 0)):
-        raise ValueError("lrs must be >= 0")
-    k = lrs.shape[1]
-    es, eps_, idxs = [], [], []
-    for b, t_b in zip(bs, steps):
-        rng = np.random.default_rng([seed, int(b)])
-        e = rng.standard_normal((p, 1)) * np.ones((1, k))
-        nrm = np.linalg.norm(e, axis=0)
-        es.append(e / nrm)
-        eps_.append(e / nrm)
-        idxs.append(rng.integers(n, size=(t_b, b)))
-    acc = np.zeros((bs.size, k))
-    scales = lrs / bs[:, None]
-    tiny = np.finfo(np.float64).tiny
-    for t in range(int(steps.max())):
-        for i in range(bs.size):
-            if t >= steps[i]:
-                continue
-            y = x[idxs[i][t]]
-            e = es[i]
-            e_new = e - (y.T @ (y @ e)) * scales[i]
-            if beta:
-                e_new += beta * (e - eps_[i])
-            e_prev = e
-            if (t + 1) % renorm_every == 0 or t + 1 == burn[i] or t + 1 == steps[i]:
-                if beta:
-                    nrm = np.sqrt(np.sum(e_new**2, axis=0) + np.sum(e_prev**2, axis=0))
-                else:
-                    nrm = np.linalg.norm(e_new, axis=0)
-                nrm = np.maximum(nrm, tiny)
-                if t >= burn[i]:
-                    acc[i] += np.log(nrm)
-                e_new = e_new / nrm
-                e_prev = e_prev / nrm
-            es[i], eps_[i] = e_new, e_prev
-    out = acc / (steps - burn)[:, None]
-    return out[0] if scalar else out
+    return rmt.lyapunov_exponents(x, _batches(batch_size)[0] if np.ndim(batch_size) == 0 else _batches(batch_size),
+                                  lrs, momentum=_momentum(momentum), steps=steps, burn=burn, seed=seed,
+                                  renorm_every=_pos_int("renorm_every", renorm_every))
 
 
 @_one_blas_thread

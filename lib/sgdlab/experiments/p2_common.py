@@ -171,3 +171,11 @@ def mean_sem(values) -> tuple[float, float | None]:
     if v.size == 0:
         return float("nan"), None
     return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None)
+
+
+#: Files whose change makes a part-2 result stale (the experiment module is added by the registry).
+INPUTS = [
+    "lib/sgdlab/experiments/p2_common.py", "lib/sgdlab/data.py", "lib/sgdlab/train/resnet.py",
+    "lib/sgdlab/train/models.py", "lib/sgdlab/train/loop.py", "lib/sgdlab/train/ensemble.py",
+    "lib/sgdlab/train/optim.py", "lib/sgdlab/train/losses.py",
+]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .p2_common import eval_schedule, load_data, mean_sem, model_fn, train_step_decay
+from .p2_common import INPUTS, eval_schedule, load_data, mean_sem, model_fn, train_step_decay
 from .registry import Experiment, register
 
 CONFIGS = {
@@ -101,9 +101,5 @@ EXPERIMENT = register(Experiment(
     grid=grid,
     run_point=run_point,
     summarize=summarize,
-    inputs=[
-        "lib/sgdlab/experiments/p2_common.py", "lib/sgdlab/data.py", "lib/sgdlab/train/resnet.py",
-        "lib/sgdlab/train/models.py", "lib/sgdlab/train/loop.py", "lib/sgdlab/train/ensemble.py",
-        "lib/sgdlab/train/optim.py", "lib/sgdlab/train/losses.py",
-    ],
+    inputs=INPUTS,
 ))

@@ -222,6 +222,27 @@ def _mc_finite_loss_impl(kernel_n, residual0, lr, momentum, batch_size, steps, *
     runs = positive_int(runs, "runs", 2)
     t_rec = np.arange(steps + 1) if times is None else np.asarray(times, dtype=np.int64)
     rng = np.random.default_rng(seed)
+
+    def batches(t):
+        if replace_batches:
+            return rng.integers(0, N, size=(runs, b))
+        if b < N:
+            return np.argpartition(rng.random((runs, N)), b - 1, axis=1)[:, :b]
+        return np.tile(np.arange(N), (runs, 1))
+
+    out = linearised_sgd_runs(K, d0, lr, momentum, b, steps, t_rec, runs, batches)
+    return out.mean(axis=1), out.std(axis=1, ddof=1) / np.sqrt(runs), np.median(out, axis=1)
+
+
+def linearised_sgd_runs(K, d0, lr, momentum, b, steps, t_rec, runs, batches):
+    """The shared loop of linearised SGD in function space, vectorised over ``runs``.
+
+    ``u' = βu − α K P_B Δf``, ``Δf' = Δf + u'`` with ``P_B = (N/B) Σ_{i∈B} e_i e_iᵀ``; ``batches(t)``
+    returns the (runs, B) indices of step ``t``. Returns L_t = |Δf_t|²/(2N) at ``t_rec``, shape
+    (len(t_rec), runs), with non-finite values (divergence) as ``inf``. Used by the Monte-Carlo check
+    of chapter ``generating_functions/02_se_exactness`` and by :func:`sgdlab.linear._ntk.linearised_sgd_paired`.
+    """
+    N = d0.size
     D = np.tile(d0, (runs, 1))
     V = np.zeros_like(D)
     out = np.empty((t_rec.size, runs))
@@ -234,16 +255,11 @@ def _mc_finite_loss_impl(kernel_n, residual0, lr, momentum, batch_size, steps, *
                 j += 1
             if t == steps:
                 break
-            if replace_batches:
-                idx = rng.integers(0, N, size=(runs, b))
-            else:
-                idx = np.argpartition(rng.random((runs, N)), b - 1, axis=1)[:, :b] if b < N else \
-                    np.tile(np.arange(N), (runs, 1))
+            idx = batches(t)
             G = np.einsum("rnb,rb->rn", K[:, idx].transpose(1, 0, 2), D[rows, idx]) * (N / b)
             V = momentum * V - lr * G
             D = D + V
-    out = np.where(np.isfinite(out), out, np.inf)
-    return out.mean(axis=1), out.std(axis=1, ddof=1) / np.sqrt(runs), np.median(out, axis=1)
+    return np.where(np.isfinite(out), out, np.inf)
 
 
 def _relu_ntk_impl(x, *, sigma_w: float = 1.0, sigma_b: float = 1.0, repo_formula: bool = False):

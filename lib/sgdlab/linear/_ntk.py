@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._finite import linearised_sgd_runs
 from ._validate import positive_int
 
 __all__ = ["empirical_ntk_mlp", "network_outputs", "train_network_sgd", "linearised_sgd_paired", "batch_sequence"]
@@ -121,24 +122,7 @@ def linearised_sgd_paired(kernel_n, residual0, lr: float, momentum: float, batch
     t_rec = np.asarray(times, dtype=np.int64)
     seeds = list(seeds)
     idx = np.stack([batch_sequence(s, N, b, steps) for s in seeds], axis=1)     # (steps, R, b)
-    R = len(seeds)
-    D = np.tile(d0, (R, 1))
-    V = np.zeros_like(D)
-    rows = np.arange(R)[:, None]
-    out = np.empty((t_rec.size, R))
-    j = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps + 1):
-            if j < t_rec.size and t == t_rec[j]:
-                out[j] = 0.5 * np.sum(D * D, axis=1) / N
-                j += 1
-            if t == steps:
-                break
-            ib = idx[t]
-            G = np.einsum("rnb,rb->rn", K[:, ib].transpose(1, 0, 2), D[rows, ib]) * (N / b)
-            V = momentum * V - lr * G
-            D = D + V
-    return np.where(np.isfinite(out), out, np.inf)
+    return linearised_sgd_runs(K, d0, lr, momentum, b, steps, t_rec, len(seeds), lambda t: idx[t])
 
 
 def train_network_sgd(model_fn, x, y, lr: float, momentum: float, batch_size: int, steps: int, *, times,

@@ -237,8 +237,12 @@ def _per_batch(name: str, value, shape) -> np.ndarray:
     return arr.astype(int)
 
 
-def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 0, renorm_every: int = 5):
-    """Top Lyapunov exponents of ``e ← (I − α H_{B_t}) e`` for several batch sizes and learning rates.
+def lyapunov_exponents(x, batch_size, lrs, *, momentum: float = 0.0, steps=1000, burn=200, seed: int = 0,
+                       renorm_every: int = 5):
+    """Top Lyapunov exponents of ``e ← (I − α H_{B_t}) e + β(e − e_prev)`` for several batch sizes and learning rates.
+
+    With ``momentum`` β = 0 this is plain SGD; with β > 0 it is heavy-ball SGD, whose state is
+    ``s_t = (e_t, e_{t−1})`` (the start is ``e_0 = e_{−1}``) and whose growth is measured on ``‖s_t‖``.
 
     All learning rates of one batch size see the same batches (common random numbers: batch size
     ``B`` uses the stream ``default_rng([seed, B])``) and the same start, so the estimates are
@@ -252,6 +256,8 @@ def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 
     batch_size : int or array_like of int, shape (m,)
     lrs : array_like, shape (k,) or (m, k)
         Learning rates (the same for every batch size, or one row per batch size).
+    momentum : float
+        Heavy-ball β in [0, 1) (used by the synthesis chapter's heavy-ball threshold).
     steps, burn : int or array_like of int, shape (m,)
         Steps per batch size, of which the first ``burn`` are discarded. With rare large samples
         (heavy tails), ``steps · B`` should be many times ``N``.
@@ -271,6 +277,9 @@ def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 
         raise ValueError("x must be a 2-d array (n_samples, dim)")
     if not (isinstance(renorm_every, (int, np.integer)) and renorm_every >= 1):
         raise ValueError(f"renorm_every={renorm_every!r} must be a positive integer")
+    beta = float(momentum)
+    if not 0 <= beta < 1:
+        raise ValueError(f"momentum={momentum!r} must lie in [0, 1)")
     scalar = np.ndim(batch_size) == 0
     bs = np.atleast_1d(_batch_array(batch_size)).astype(int)
     steps = _per_batch("steps", steps, bs.shape)
@@ -288,11 +297,12 @@ def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 
         raise ValueError("lrs must be >= 0")
     n, p = x.shape
     k = lrs.shape[1]
-    es, idxs = [], []
+    es, prevs, idxs = [], [], []
     for b, t_b in zip(bs, steps):
         rng = np.random.default_rng([seed, int(b)])
         e = rng.standard_normal((p, 1)) * np.ones((1, k))
         es.append(e / np.linalg.norm(e, axis=0))
+        prevs.append(es[-1])
         idxs.append(rng.integers(n, size=(t_b, b)))
     acc = np.zeros((bs.size, k))
     scales = lrs / bs[:, None]
@@ -302,13 +312,21 @@ def lyapunov_exponents(x, batch_size, lrs, *, steps=1000, burn=200, seed: int = 
             if t >= steps[i]:
                 continue
             y = x[idxs[i][t]]
-            e = es[i] - (y.T @ (y @ es[i])) * scales[i]
+            e_prev = es[i]
+            e = e_prev - (y.T @ (y @ e_prev)) * scales[i]
+            if beta:
+                e += beta * (e_prev - prevs[i])
             if (t + 1) % renorm_every == 0 or t + 1 == burn[i] or t + 1 == steps[i]:
-                nrm = np.maximum(np.linalg.norm(e, axis=0), tiny)
+                if beta:
+                    nrm = np.sqrt(np.sum(e**2, axis=0) + np.sum(e_prev**2, axis=0))
+                else:
+                    nrm = np.linalg.norm(e, axis=0)
+                nrm = np.maximum(nrm, tiny)
                 if t >= burn[i]:
                     acc[i] += np.log(nrm)
                 e = e / nrm
-            es[i] = e
+                e_prev = e_prev / nrm
+            es[i], prevs[i] = e, e_prev
     out = acc / (steps - burn)[:, None]
     return out[0] if scalar else out
 
