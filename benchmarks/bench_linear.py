@@ -8,40 +8,38 @@ Run: ``.venv/bin/python benchmarks/bench_linear.py [--steps 1000] [--points 16] 
 
    - the reproduction note's per-point reference loop (one grid point at a time, vectorised over the
      1000 modes), timed on ``--points`` grid points and scaled to the map;
-   - :func:`sgdlab.linear.se_loss` with the default ``method="matrix"`` (the 3×3 transfer matrices),
-     with ``method="recurrence"`` (C alone, third-order recurrence), and the β = 0 map (the one-term
-     path C' = q C + injection) on 40 × 40 points of (α, γ);
-   - the same at several chunk sizes (``sgdlab.linear._se._CHUNK_ELEMENTS``, grid points × modes per
-     chunk), to show where the in-cache optimum lies.
+   - :func:`sgdlab.linear.se_loss` as called by default: the fused compiled kernel (``engine="auto"`` →
+     numba; grid points in parallel over all threads), then the same on one thread, and its β = 0 path on
+     40 × 40 points of (α, γ);
+   - the numpy array forms it replaced (``engine="numpy"``: the 3×3 matrix form, ``method="recurrence"``
+     (C alone, third-order recurrence), the β = 0 map), and the numpy forms at several chunk sizes
+     (``sgdlab.linear._se._CHUNK_ELEMENTS``), to show where their in-cache optimum lies.
 
-   The cost per step is constant, so timings at ``--steps`` steps (default 1000, shorter than the
-   issue's t = 10⁴ to keep the run under two minutes) scale linearly to t = 10⁴; the printout gives both.
+   The cost per step is constant, so timings at ``--steps`` steps (default 1000, shorter than the issue's
+   t = 10⁴ to keep the run near four minutes) scale linearly to t = 10⁴; the printout gives both.
 
-2. **Bounds.** Two ceilings for a numpy implementation, both measured here:
-
-   - *memory bandwidth* (out-of-cache streaming ``a *= s`` on 80 MB): every numpy pass reads two
-     operands and writes one (24 B per element), so a path with p passes per mode-step is bounded by
-     BW/(24 p) mode-steps/s once its arrays leave the cache; a fused kernel would only stream the
-     state and the per-mode coefficients once per step (``bytes_min`` below), BW/bytes_min;
-   - *in-cache ufunc throughput* (``np.multiply(a, b, out=c)`` on a cache-sized array): p passes
-     cost p times that per mode-step.
+2. **Bounds.** Ceilings for a numpy implementation, measured here: *memory bandwidth* (out-of-cache
+   streaming ``a *= s`` on 80 MB; every numpy pass reads two operands and writes one, 24 B per element, so p
+   passes per mode-step are bounded by BW/(24 p) once the arrays leave the cache; a fused pass over the whole
+   map would stream the state and coefficients once, BW/bytes_min) and *in-cache ufunc throughput*
+   (``np.multiply(a, b, out=c)`` on a cache-sized array; p passes cost p times that). The fused kernel keeps
+   one grid point's moments and coefficients (≈ 85 KiB at 1000 modes) in L2 and is bounded by neither.
 
 3. **Time to L_0 … L_T**: the generating-function inversion (:func:`sgdlab.linear.loss_from_genfun`,
    an FFT on a circle of M = 8(T+1) points) against the recursion, as T grows, one grid point.
 
-Results (shared 2-core AMD EPYC, load average 3–4 from parallel jobs, so ±30 % between runs; T = 500 and
-1000, best of 2–3): the per-point loop 3.1–3.3e7 mode-steps/s (t = 10⁴ map: ≈ 8 min); ``se_loss`` default
-(matrix) 1.3–1.5e8 (**3.8–4.9×** the loop, ≈ 2 min at t = 10⁴); ``method="recurrence"`` 2.4–2.9e8
-(7–9.5×, relative difference to the matrix form ≤ 6e-12 on the map's convergent points); β = 0 4.7–7.2e8
-(14–23×). The default path misses the issue's 10× because both sides run at numpy's per-element speed:
-the reference loop is itself vectorised over the 1000 modes (≈ 25 ufunc calls per step at ≈ 0.9 ns per
-element, call overhead included), the matrix path makes 15 passes per mode-step at ≈ 0.3 ns (in cache),
-so ≈ 5× is the ceiling of any numpy implementation of the 3×3 form; it runs at 60–70 % of the in-cache
-ufunc bound. Fewer passes need the third-order recurrence (``method="recurrence"``, 1e-9 round-off at
-β = 0.97 after 2·10⁴ steps instead of 1e-15) or a fused kernel (numba/C, not plain numpy); the chunk size
-(4096 … 262144 elements) changes the rate by less than the machine's noise, so ``_se.py`` is unchanged.
-The generating-function inversion is 4–12× slower than the recursion for one grid point at T = 250 … 16000
-and agrees with it to ≤ 3e-11.
+Results (shared 2-core AMD EPYC, 2026-11-21, a helper's notebook running on the other core; T = 1000, best
+of 3; t = 10⁴ extrapolated linearly): the per-point loop 5.9e7 mode-steps/s (t = 10⁴ map: 270 s; 3.1–3.3e7
+under heavier load in earlier runs); ``se_loss`` default (fused kernel) 1.0e9 mode-steps/s, **17×** the loop
+(t = 10⁴ map: 16 s), equally on one thread (1.0 ns per mode-step; two threads gave 1.4× over one on a quiet
+machine: 1.1e9 vs 7.7e8 mode-steps/s on a convergent 40 × 40 map); its β = 0 path 1.7e9 (29×). The numpy
+forms: matrix 2.3e8 (3.9×, 83 % of its in-cache ufunc bound: ≈ 5× is the ceiling of any numpy 3×3 form,
+whose reference loop is itself vectorised over the modes), recurrence 4.0e8 (6.7×), β = 0 7.3e8 (12×).
+Accuracy against the kernel, max relative difference on the 1227 convergent points of 1600: numpy matrix
+form 6.4e-15, recurrence 5.9e-12, per-point loop 7.5e-15; the same 373 points diverge in both engines.
+First call in a fresh environment compiles the kernel (≈ 3 s, then cached on disk: 0.3 s to load).
+The generating-function inversion is 64–146× slower than the fused recursion for one grid point at
+T = 250 … 16000 and agrees with it to ≤ 3e-11.
 """
 from __future__ import annotations
 
@@ -57,6 +55,7 @@ from sgdlab.linear import _se
 # bytes a fused one-pass kernel would have to stream per mode-step (state read + written, coefficients read)
 PASSES = {"matrix": 15, "recurrence": 7, "beta0": 3}
 BYTES_MIN = {"matrix": 8 * (2 * 3 + 7), "recurrence": 8 * (2 * 1 + 2 + 4), "beta0": 8 * (2 * 1 + 2)}
+# the fused kernel per mode-step (momentum): loads C, J, P, m and 7 coefficients, stores C, J, P; 22 flops
 
 
 def per_point(lam, c, alpha, beta, gamma, T, tau1=1.0, tau2=1.0):
@@ -106,36 +105,62 @@ def main() -> None:
     rate_loop = mode_steps / loop
     print(f"per-point loop     : {loop:7.2f} s for the map ({rate_loop:.3g} mode-steps/s; t=1e4: {loop * 1e4 / T:6.0f} s)")
 
-    # ---- se_loss: default, recurrence, beta = 0
-    rows = {}
-    t_mat, L_mat = best_of(lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T])[:, 0], args.repeat)
-    rows["matrix"] = t_mat
-    t_rec, L_rec = best_of(lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T],
-                                                  method="recurrence")[:, 0], args.repeat)
-    rows["recurrence"] = t_rec
-    t_b0, _ = best_of(lambda: linear.se_loss(lam, c, alphas, 0.0, gammas, T, times=[T]), args.repeat)
-    rows["beta0"] = t_b0
-    labels = {"matrix": "se_loss (default)  ", "recurrence": "se_loss recurrence ", "beta0": "se_loss β = 0 map  "}
+    # ---- se_loss: the fused kernel (default; all threads and one thread), the numpy forms, beta = 0
+    import numba
+
+    nthreads = numba.get_num_threads()
+    linear.se_loss(lam, c, 1.0, 0.5, g, 2, engine="numba")        # compile (or load from the cache) first
+    rows, labels = {}, {}
+
+    def timed(key, label, fn):
+        t, out = best_of(fn, args.repeat)
+        rows[key], labels[key] = t, label
+        return out
+
+    L_mat = timed("fused", f"se_loss default: fused, {nthreads} threads",
+                  lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T])[:, 0])
+    numba.set_num_threads(1)
+    try:
+        timed("fused1", "se_loss fused, 1 thread      ",
+              lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T])[:, 0])
+        timed("fused_b0", "se_loss fused β = 0, 1 thread ",
+              lambda: linear.se_loss(lam, c, alphas, 0.0, gammas, T, times=[T]))
+    finally:
+        numba.set_num_threads(nthreads)
+    L_np = timed("matrix", "se_loss numpy matrix form    ",
+                 lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T], engine="numpy")[:, 0])
+    L_rec = timed("recurrence", "se_loss numpy recurrence     ",
+                  lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T], method="recurrence")[:, 0])
+    timed("beta0", "se_loss numpy β = 0 map      ",
+          lambda: linear.se_loss(lam, c, alphas, 0.0, gammas, T, times=[T], engine="numpy"))
+    # the kernel stops a grid point once it diverges; the convergent points alone show the cost of a full run
+    conv = np.isfinite(L_mat)
+    t_conv, _ = best_of(lambda: linear.se_loss(lam, c, alphas[conv], betas[conv], g, T, times=[T]), args.repeat)
+    rows["fused_conv"], labels["fused_conv"] = t_conv * n / conv.sum(), "fused, convergent points only"
     for k, t in rows.items():
         print(f"{labels[k]}: {t:7.2f} s ({mode_steps / t:.3g} mode-steps/s, {loop / t:5.1f}x the loop; "
               f"t=1e4: {t * 1e4 / T:6.0f} s)")
     fin = np.isfinite(L_mat)
     ok = fin[pick]
     acc_loop = np.max(np.abs(np.array(ref)[ok] / L_mat[pick][ok] - 1)) if ok.any() else np.nan
+    acc_np = np.max(np.abs(L_np[fin] / L_mat[fin] - 1))
     acc_rec = np.max(np.abs(L_rec[fin] / L_mat[fin] - 1))
-    print(f"accuracy: per-point loop vs default max rel. diff {acc_loop:.1e} (on {pick.size} points); "
-          f"recurrence vs default {acc_rec:.1e} (on {fin.sum()} convergent points of {n})")
+    print(f"accuracy (max rel. diff to the fused kernel): per-point loop {acc_loop:.1e} (on {pick.size} points); "
+          f"numpy matrix form {acc_np:.1e}, recurrence {acc_rec:.1e} (on {fin.sum()} convergent points of {n}); "
+          f"same divergent points: {np.array_equal(fin, np.isfinite(L_np))}")
 
     # ---- chunk size of the vectorised recursion
     default_chunk = _se._CHUNK_ELEMENTS
-    print(f"chunk size (grid points × modes per chunk; default {default_chunk}):")
+    print(f"numpy forms, chunk size (grid points × modes per chunk; default {default_chunk}):")
     for ce in (1 << 12, 1 << 14, 1 << 16, 1 << 18):
         _se._CHUNK_ELEMENTS = ce
         try:
-            tm, _ = best_of(lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T]), args.repeat)
+            tm, _ = best_of(lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T], engine="numpy"),
+                            args.repeat)
             tr, _ = best_of(lambda: linear.se_loss(lam, c, alphas, betas, g, T, times=[T], method="recurrence"),
                             args.repeat)
-            tb, _ = best_of(lambda: linear.se_loss(lam, c, alphas, 0.0, gammas, T, times=[T]), args.repeat)
+            tb, _ = best_of(lambda: linear.se_loss(lam, c, alphas, 0.0, gammas, T, times=[T], engine="numpy"),
+                            args.repeat)
         finally:
             _se._CHUNK_ELEMENTS = default_chunk
         print(f"  {ce:>7} ({8 * ce // 1024:>5} KiB per array): matrix {mode_steps / tm:.3g}, "
@@ -155,6 +180,10 @@ def main() -> None:
         print(f"  {k:<10}: {p:>2} passes/mode-step -> in-cache ufunc bound {1 / (p * t_el):.3g}, "
               f"out-of-cache numpy bound {bw / (24 * p):.3g}, fused-kernel bandwidth bound {bw / BYTES_MIN[k]:.3g} "
               f"mode-steps/s; measured {meas:.3g} ({100 * meas * p * t_el:.0f} % of the in-cache bound)")
+    f1 = mode_steps / rows["fused1"]
+    print(f"  fused     :  1 pass/mode-step, one grid point's moments and coefficients ({11 * 8 * K // 1024} KiB) stay "
+          f"in L2; measured {f1:.3g} mode-steps/s on 1 thread ({1e9 / f1:.2f} ns per mode-step, "
+          f"{f1 / (bw / BYTES_MIN['matrix']):.1f}x the DRAM-streaming bound of a fused pass over the whole map)")
 
     # ---- 3. time to L_0..L_T: generating function vs recursion
     print("time to L_0 … L_T, one point (α = 1, β = 0.5, γ = 0.1, 1000 modes):")

@@ -30,13 +30,16 @@ def _matrix_iteration(lam, c, lr, beta, g, T, tau1=1.0, tau2=1.0):
 
 
 # ------------------------------------------------------------------ fast SE paths
-@pytest.mark.parametrize("method", ["matrix", "recurrence"])
+PATHS = [("matrix", "numba"), ("matrix", "numpy"), ("recurrence", "numpy")]
+
+
+@pytest.mark.parametrize("method,engine", PATHS)
 @pytest.mark.parametrize("beta,tau2", [(0.0, 1.0), (-0.4, 1.0), (0.6, -1.0), (0.9, 0.0)])
-def test_se_loss_paths_match_transfer_matrix_iteration(method, beta, tau2):
+def test_se_loss_paths_match_transfer_matrix_iteration(method, engine, beta, tau2):
     lam, c = _problem(25)
     ref = _matrix_iteration(lam, c, 0.8, beta, 0.2, 60, tau2=tau2)
     for T in (0, 1, 2, 3, 60):
-        out = L.se_loss(lam, c, 0.8, beta, 0.2, T, tau2=tau2, method=method)
+        out = L.se_loss(lam, c, 0.8, beta, 0.2, T, tau2=tau2, method=method, engine=engine)
         np.testing.assert_allclose(out, ref[: T + 1], rtol=1e-11, atol=0)
 
 
@@ -44,8 +47,8 @@ def test_mixed_grid_of_zero_and_nonzero_momentum_equals_pointwise():
     lam, c = _problem(40)
     lrs = np.array([0.5, 1.0, 1.5])[:, None]
     betas = np.array([0.0, 0.5, 0.0, -0.3])[None, :]
-    for method in ("matrix", "recurrence"):
-        grid = L.se_loss(lam, c, lrs, betas, 0.1, 80, times=[0, 7, 80], method=method)
+    for method, engine in PATHS:
+        grid = L.se_loss(lam, c, lrs, betas, 0.1, 80, times=[0, 7, 80], method=method, engine=engine)
         for i in range(3):
             for j in range(4):
                 ref = _matrix_iteration(lam, c, lrs[i, 0], betas[0, j], 0.1, 80)[[0, 7, 80]]
@@ -62,6 +65,39 @@ def test_se_loss_rejects_unknown_method():
     lam, c = _problem(5)
     with pytest.raises(ValueError, match="method"):
         L.se_loss(lam, c, 0.5, 0.0, 0.1, 3, method="fft")
+    with pytest.raises(ValueError, match="engine"):
+        L.se_loss(lam, c, 0.5, 0.0, 0.1, 3, engine="cuda")
+    with pytest.raises(ValueError, match="engine='numba'"):
+        L.se_loss(lam, c, 0.5, 0.0, 0.1, 3, method="recurrence", engine="numba")
+
+
+def test_fused_kernel_equals_numpy_form_on_a_map_with_divergent_points():
+    """The compiled kernel and the numpy array form: same divergence flags, same losses to round-off."""
+    rng = np.random.default_rng(3)
+    lam, c, _ = L.power_law_modes(1.5, 1.0, 301)           # odd K: the kernel's unrolled mode sum has a tail
+    mult = rng.integers(1, 4, lam.size).astype(float)
+    mt = rng.uniform(0.5, 1.5, lam.size)
+    lrs = rng.uniform(0.05, 3.0, 60)
+    betas = np.where(rng.random(60) < 0.3, 0.0, rng.uniform(-0.9, 0.95, 60))
+    gam = rng.uniform(0.0, 0.5, 60)
+    kw = dict(times=[0, 1, 5, 100, 999, 1500], tau1=0.7, tau2=1.3, mult=mult, mode_tau2=mt)
+    a = L.se_loss(lam, c, lrs, betas, gam, 1500, engine="numba", **kw)
+    b = L.se_loss(lam, c, lrs, betas, gam, 1500, engine="numpy", **kw)
+    fin = np.isfinite(b)
+    assert 0.2 < fin[:, -1].mean() < 0.9                   # both convergent and divergent points are tested
+    np.testing.assert_array_equal(np.isfinite(a), fin)
+    np.testing.assert_allclose(a[fin], b[fin], rtol=1e-12, atol=0)
+    assert np.all(a[~fin] == np.inf)
+    # same inputs, same numbers (grid points run in parallel, each in a fixed order)
+    np.testing.assert_array_equal(L.se_loss(lam, c, lrs, betas, gam, 1500, engine="numba", **kw), a)
+
+
+def test_fused_kernel_flags_divergence_once_and_for_all():
+    lam, c = _problem(10)
+    out = L.se_loss(lam, c, [0.5, 3.5], 0.3, 0.1, 400, times=[0, 3, 400], engine="numba")
+    assert np.all(np.isfinite(out[0])) and np.isfinite(out[1, 0]) and out[1, 2] == np.inf
+    ref = L.se_loss(lam, c, [0.5, 3.5], 0.3, 0.1, 400, times=[0, 3, 400], engine="numpy")
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(ref))
 
 
 # ------------------------------------------------------------------ phases

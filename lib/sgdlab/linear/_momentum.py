@@ -16,7 +16,7 @@ __all__ = ["optimal_lr", "noise_constant", "optimal_noise_lr", "noise_constant_m
 
 
 def optimal_lr(eigs, c, momentum, noise_factor, steps: int, lrs, *, tau1=1.0, tau2=1.0, mult=None,
-               method: str = "recurrence", n_refine: int = 1):
+               method: str = "matrix", n_refine: int = 1):
     """The learning rate minimising L_T for each momentum: a grid search refined by a parabola.
 
     For each β, L_T is computed by the SE recursion on the grid ``lrs`` (one vectorised call for all

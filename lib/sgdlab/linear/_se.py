@@ -86,7 +86,8 @@ def _times(times, steps):
 
 
 def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, tau1=1.0, tau2=1.0,
-            mult=None, times=None, diverge_at: float = 1e30, mode_tau2=None, method: str = "matrix"):
+            mult=None, times=None, diverge_at: float = 1e30, mode_tau2=None, method: str = "matrix",
+            engine: str = "auto"):
     """Expected loss L_t of mini-batch SGD with momentum under the SE approximation (the recursion).
 
     Iterates the per-mode moments (C_k, J_k, P_k) with the transfer matrices T_k and the noise
@@ -114,11 +115,16 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
         Optional per-mode τ2 (shape of ``eigs``), multiplying ``tau2``: the diagonal approximation with a
         mode-dependent τ2,k (e.g. 2 − κ_k from the eigenvector kurtosis).
     method
-        ``"matrix"`` (default) iterates (C_k, J_k, P_k) with T_k. ``"recurrence"`` iterates C_k alone with
-        the third-order recurrence whose characteristic polynomial is det(I − zT_k): about twice as fast
-        with momentum, at a relative round-off of ~1e-9 after 2·10⁴ steps at β = 0.97 (1e-15 for the matrix
-        form; measured against long double). Grid points with β = 0 always take the exact one-term path
-        C' = q_k C + injection.
+        ``"matrix"`` (default) iterates (C_k, J_k, P_k) with T_k. ``"recurrence"`` (numpy only) iterates
+        C_k alone with the third-order recurrence whose characteristic polynomial is det(I − zT_k): half the
+        array passes of the numpy matrix form, at a relative round-off of ~1e-9 after 2·10⁴ steps at
+        β = 0.97 (1e-15 for the matrix form; measured against long double); the fused kernel is faster than
+        both. Grid points with β = 0 always take the exact one-term path C' = q_k C + injection.
+    engine
+        ``"auto"`` (default): the fused compiled kernel (numba; one pass over the moments per step, grid
+        points in parallel) for ``method="matrix"``, numpy otherwise or when numba is missing. ``"numba"``
+        insists on the kernel, ``"numpy"`` runs the array form (the reference it is tested against; the two
+        agree to round-off, ~1e-13 relative after 10⁴ steps). ``benchmarks/bench_linear.py`` times both.
 
     Returns
     -------
@@ -138,15 +144,29 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
     t_rec = _times(times, steps)
     if method not in ("matrix", "recurrence"):
         raise ValueError(f"method={method!r} must be 'matrix' or 'recurrence'")
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine={engine!r} must be 'auto', 'numba' or 'numpy'")
+    if engine == "numba" and method != "matrix":
+        raise ValueError("engine='numba' runs method='matrix' only; method='recurrence' needs engine='numpy'")
     lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
     G = lr.shape
-    ex = (...,) + (None,)
-    a = lr[ex] * lam                       # G + (K,)
-    s = (t2 * g)[ex]
     if mode_tau2 is not None:
         mt = np.asarray(mode_tau2, dtype=np.float64)
         if mt.shape != lam.shape or not np.all(np.isfinite(mt)):
             raise ValueError(f"mode_tau2 must be finite with the shape of eigs {lam.shape}")
+    if engine != "numpy" and method == "matrix":
+        from . import _se_kernel
+
+        if engine == "numba" or _se_kernel.available():
+            mt = np.ones_like(lam) if mode_tau2 is None else mt
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = _se_kernel.se_rows(lam, cc, m, mt, lr.ravel(), b.ravel(), (t2 * g).ravel(),
+                                         (t1 * g).ravel(), steps, t_rec, diverge_at)
+            return out.reshape(G + (t_rec.size,))
+    ex = (...,) + (None,)
+    a = lr[ex] * lam                       # G + (K,)
+    s = (t2 * g)[ex]
+    if mode_tau2 is not None:
         s = s * mt
     bb = np.broadcast_to(b[ex], a.shape)
     s = np.broadcast_to(s, a.shape)
