@@ -233,6 +233,11 @@ def test_noisy_gd_equals_a_brute_force_loop():
     for j, s in enumerate((3, 4)):
         ref = _noisy_gd_reference(_model(s), d, 0.2, steps, k, B, s, 2)
         np.testing.assert_allclose(res.history["train_loss"][:, j], ref, rtol=1e-10)
+    # a thin wrapper over the engine's estimator; the single run agrees
+    assert res.config["gradient"] == "gd_plus_noise" and res.config["noise_batch_size"] == B
+    single = train(_model(4), d, _gd_cfg(0.2, steps, 2).replace(gradient="gd_plus_noise", noise_k=k, batch_size=B,
+                                                                 seed=4))
+    np.testing.assert_allclose(res.history["train_loss"][:, 1], single.history["train_loss"], rtol=1e-10)
     # the noise moves the iterates away from GD's
     plain = train(_model(3), d, _gd_cfg(0.2, steps, 2))
     assert abs(res.history["train_loss"][-1, 0] - plain.history["train_loss"][-1]) > 1e-6

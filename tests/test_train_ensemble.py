@@ -18,7 +18,8 @@ def _fn(device="cpu"):
     TrainConfig(optimizer="adam", lr=0.01, steps=20, batch_size=16, sampling="with_replacement", eval_every=10),
     TrainConfig(optimizer="sgd", lr=0.2, steps=8, batch_size=8, gradient="svag", svag_l=2, eval_every=4),
     TrainConfig(optimizer="gd", lr=0.5, steps=6, batch_size=None, eval_every=3),
-], ids=["sgdm", "adam", "svag", "gd"])
+    TrainConfig(optimizer="gd", lr=0.3, steps=6, batch_size=8, gradient="gd_plus_noise", noise_k=2.0, eval_every=3),
+], ids=["sgdm", "adam", "svag", "gd", "gd_plus_noise"])
 def test_each_member_equals_its_single_run(device, cfg):
     data = _data()
     seeds, lrs = [0, 1, 2], [cfg.lr, cfg.lr * 0.5, cfg.lr * 2]
@@ -71,3 +72,30 @@ def test_bad_ensemble_input_names_the_parameter():
         train_ensemble(_fn(), data, cfg, seeds=[])
     with pytest.raises(ValueError, match="batch_size"):
         train_ensemble(_fn(), _data(n=5), cfg, seeds=[0])
+
+
+def test_gd_plus_noise_with_k_zero_is_plain_gd():
+    data = _data()
+    gd = TrainConfig(optimizer="gd", lr=0.5, steps=9, batch_size=None, eval_every=3)
+    plain = train_ensemble(_fn(), data, gd, seeds=[0, 1])
+    noisy = train_ensemble(_fn(), data, gd.replace(gradient="gd_plus_noise", noise_k=0.0, batch_size=12), seeds=[0, 1])
+    for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        np.testing.assert_allclose(noisy.history[k], plain.history[k], rtol=1e-13, atol=0)
+    for name, p in plain.params.items():
+        torch.testing.assert_close(noisy.params[name], p, rtol=1e-13, atol=1e-15)
+    assert noisy.config["gradient"] == "gd_plus_noise" and noisy.config["batch_size"] == 12
+    # the epoch counter counts the noise batches too: one full pass + 2B samples per step
+    np.testing.assert_allclose(noisy.history["epoch"], np.asarray(plain.history["epoch"]) * (240 + 24) / 240)
+
+
+def test_gd_plus_noise_freezes_a_member_whose_full_loss_diverges():
+    data = _data()
+    cfg = TrainConfig(optimizer="gd", lr=0.3, steps=40, batch_size=16, gradient="gd_plus_noise", noise_k=2.0,
+                      eval_every=10, check_every=1, divergence_factor=5.0)
+    ens = train_ensemble(_fn(), data, cfg, seeds=[0, 1], lrs=[0.3, 1e3])
+    assert list(ens.diverged) == [False, True]
+    assert np.isinf(ens.history["train_loss"][-1, 1]) and np.isnan(ens.history["train_acc"][-1, 1])
+    single = train(_fn()(1), data, cfg.replace(seed=1, lr=1e3))
+    assert single.diverged and single.diverged_at == ens.diverged_at[1]
+    with pytest.raises(ValueError, match="batch_size"):
+        train_ensemble(_fn(), _data(n=30), cfg, seeds=[0])

@@ -122,6 +122,59 @@ def test_noise_amplified_gradient_has_mean_grad_and_one_plus_k2_times_the_covari
     np.testing.assert_allclose(np.cov(est.T), (1 + k * k) * cov, rtol=0.05, atol=0.03 * (1 + k * k) * np.abs(cov).max())
 
 
+@pytest.mark.parametrize("k,sampling", [(1.0, "with_replacement"), (3.0, "with_replacement"), (2.0, "epoch")])
+def test_gd_plus_noise_gradient_has_mean_grad_and_k2_times_the_batch_covariance(k, sampling):
+    # ∇L + k (g(B₁) − g(B₂))/√2: covariance k²Σ/B i.i.d., n/(n−1)·k²Σ/B for two disjoint batches
+    rng = np.random.default_rng(2)
+    n, B = 40, 5
+    g = rng.standard_normal((n, 2)) + np.array([1.0, 2.0])
+    cfg = TrainConfig(optimizer="gd", batch_size=B, gradient="gd_plus_noise", noise_k=k, sampling=sampling)
+    assert estimator_weights(cfg) == pytest.approx([k / math.sqrt(2), -k / math.sqrt(2)], rel=1e-15)
+    est = g.mean(0) + _estimator_samples(cfg, g, 40000)
+    cov = k * k * np.cov(g.T, bias=True) / B * (n / (n - 1) if sampling == "epoch" else 1.0)
+    np.testing.assert_array_less(np.abs(est.mean(0) - g.mean(0)), 4.5 * np.sqrt(np.diag(cov) / 40000))
+    np.testing.assert_allclose(np.cov(est.T), cov, rtol=0.05, atol=0.03 * np.abs(cov).max())
+
+
+def test_gd_plus_noise_step_is_the_full_gradient_plus_the_weighted_batch_difference():
+    data = _data()
+    k, B = 2.5, 8
+    cfg = TrainConfig(optimizer="gd", lr=0.2, steps=3, batch_size=B, gradient="gd_plus_noise", noise_k=k, seed=4,
+                      eval_every=1)
+    m1, m2 = _model(), _model()
+    res = train(m1, data, cfg)
+    assert res.history["epoch"] == [s * (240 + 2 * B) / 240 for s in range(4)]  # full pass + 2B noise samples
+    t = as_tensors(data, dtype=torch.float64)
+    idx = BatchSampler(240, B, n_draws=2, seed=4).block(3)
+    params = list(m2.parameters())
+    lf = torch.nn.functional.cross_entropy
+    for row in idx:
+        gf = torch.autograd.grad(lf(m2(t.x_train), t.y_train), params)
+        g1 = torch.autograd.grad(lf(m2(t.x_train[row[:B]]), t.y_train[row[:B]]), params)
+        g2 = torch.autograd.grad(lf(m2(t.x_train[row[B:]]), t.y_train[row[B:]]), params)
+        with torch.no_grad():
+            for p, a, b, c in zip(params, gf, g1, g2):
+                p -= 0.2 * (a + k * (b - c) / math.sqrt(2))
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-13)
+
+
+def test_gd_plus_noise_with_k_zero_is_plain_gd_and_divergence_watches_the_full_loss():
+    data = _data()
+    gd = TrainConfig(optimizer="gd", lr=0.3, steps=6, batch_size=None, eval_every=2)
+    m1, m2 = _model(), _model()
+    a = train(m1, data, gd)
+    b = train(m2, data, gd.replace(gradient="gd_plus_noise", noise_k=0.0, batch_size=16, seed=5))
+    np.testing.assert_allclose(b.history["train_loss"], a.history["train_loss"], rtol=1e-13, atol=0)
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-13, atol=1e-15)
+    # a huge k: the full training loss explodes and the run stops with a flag, never an exception
+    big = train(_model(), data, gd.replace(steps=50, gradient="gd_plus_noise", noise_k=1e4, batch_size=16,
+                                           check_every=1, divergence_factor=5.0))
+    assert big.diverged and big.iterations < 50 and big.history["iteration"][-1] == big.diverged_at
+    assert not any(v != v for v in big.history["train_loss"])
+
+
 def test_svag_runs_ell_times_the_steps_at_lr_over_ell_and_one_step_is_the_weighted_gradient():
     data = _data()
     cfg = TrainConfig(optimizer="sgd", lr=0.2, steps=10, batch_size=8, gradient="svag", svag_l=4, eval_every=5, seed=2)
@@ -152,6 +205,10 @@ def test_svag_runs_ell_times_the_steps_at_lr_over_ell_and_one_step_is_the_weight
     ({"momentum": 0.5}, "momentum"), ({"loss": "hinge"}, "loss"), ({"sampling": "stratified"}, "sampling"),
     ({"gradient": "svag", "svag_l": 0}, "svag_l"), ({"svag_l": 2}, "svag_l"), ({"noise_k": -1}, "noise_k"),
     ({"steps": 0}, "steps"), ({"eval_steps": (0, 500)}, "eval_steps"), ({"seed": -1}, "seed"),
+    ({"gradient": "gd_plus_noise", "noise_k": 1.0}, "gradient"),  # needs optimizer='gd'
+    ({"optimizer": "gd", "batch_size": None, "gradient": "gd_plus_noise"}, "batch_size"),  # needs B
+    ({"optimizer": "gd", "batch_size": None, "gradient": "noise_amplified"}, "gradient"),
+    ({"optimizer": "gd", "batch_size": 4, "gradient": "gd_plus_noise", "noise_k": math.nan}, "noise_k"),
 ])
 def test_bad_config_names_the_parameter(kw, name):
     with pytest.raises(ValueError, match=name):
@@ -163,3 +220,5 @@ def test_batch_above_dataset_size_names_the_parameter():
         train(_model(), _data(n=20), TrainConfig(batch_size=21))
     with pytest.raises(ValueError, match="batch_size"):
         train(_model(), _data(n=20), TrainConfig(batch_size=8, gradient="noise_amplified", noise_k=1.0))
+    with pytest.raises(ValueError, match="batch_size=11"):  # two disjoint noise batches: 2B ≤ n
+        train(_model(), _data(n=20), TrainConfig(optimizer="gd", batch_size=11, gradient="gd_plus_noise"))

@@ -40,7 +40,6 @@ three-batch estimator is our reconstruction; the paper's Algorithm 1 could not b
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -353,8 +352,9 @@ def matched_gd_noise_k(lr_large: float, lr_small: float) -> float:
     gradient covariance), i.e. the temperature of the SGD arm ``"large_then_small"`` during
     exploration. The GD estimator :math:`\nabla L + k\,(g_{B_2}-g_{B_3})/\sqrt2` has covariance
     :math:`k^2\Sigma/B` (no :math:`\Sigma/B` of its own, unlike the SGD arm's
-    :math:`g_{B_1}`), so :math:`\eta_S k^2=\eta_L`. (Disjoint batches drawn without replacement carry
-    the finite-population factor :math:`(n-B)/(n-1)`, as in the SGD arms.)
+    :math:`g_{B_1}`), so :math:`\eta_S k^2=\eta_L`. (For two disjoint batches drawn without
+    replacement the difference's covariance is :math:`n/(n-1)` times this; the SGD arm's
+    :math:`g_{B_1}` carries the factor :math:`(n-B)/(n-1)` instead.)
 
     Parameters
     ----------
@@ -383,8 +383,10 @@ def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: 
     with :math:`\nabla L` the gradient of the mean loss over the whole training set and
     :math:`B_2, B_3` two disjoint batches of ``noise_batch_size`` drawn per step by
     :class:`sgdlab.train.BatchSampler` (``n_draws=2``, ``config.sampling``, seed :math:`s_i`).
-    The engine's ``optimizer="gd"`` takes no gradient estimator, hence this loop; at ``noise_k=0`` its
-    iterates are those of ``train(model_fn(s), data, config.replace(seed=s))``.
+    A thin wrapper: :func:`sgdlab.train.train_ensemble` with
+    ``config.replace(gradient="gd_plus_noise", noise_k=noise_k, batch_size=noise_batch_size)``
+    (the engine's estimator); at ``noise_k=0`` its iterates are those of
+    ``train(model_fn(s), data, config.replace(seed=s))``.
 
     Parameters
     ----------
@@ -393,8 +395,8 @@ def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: 
     data : mapping or TensorData
         As for :func:`sgdlab.train.train_ensemble`.
     config : TrainConfig
-        ``optimizer="gd"``; ``lr``, ``steps``, ``loss``, the evaluation schedule, ``sampling``,
-        ``divergence_factor`` and ``check_every`` are used.
+        ``optimizer="gd"`` (and ``gradient="minibatch"``, the default); ``lr``, ``steps``, ``loss``,
+        the evaluation schedule, ``sampling``, ``divergence_factor`` and ``check_every`` are used.
     seeds : sequence of int
         One member per seed (initial weights and noise batches).
     noise_k : float
@@ -409,143 +411,26 @@ def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: 
     EnsembleResult
         As from :func:`sgdlab.train.train_ensemble`; a diverged member (the *full* training loss
         non-finite or above ``divergence_factor`` × its initial value) is frozen and reported with
-        ``inf`` loss and NaN accuracy.
+        ``inf`` loss and NaN accuracy. Its ``config`` is the engine's (``gradient="gd_plus_noise"``,
+        ``noise_k``, ``batch_size`` = ``noise_batch_size``) plus the key ``noise_batch_size``.
 
     References
     ----------
     Mohtashami, Jaggi, Stich, ICML 2023 (App. A: noise cannot replace a large step). Used by
     :func:`gd_lr_vs_noise`; tested in ``tests/test_dynamics_noise_vs_lr.py``.
     """
-    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
-
-    from ..train import BatchSampler
-    from ..train.losses import correct, mean_loss, per_sample_loss
-    from ..train.optim import FunctionalOptimizer
-
     if not isinstance(config, TrainConfig) or config.optimizer != "gd":
         raise ValueError("config must be a TrainConfig with optimizer='gd'")
     if isinstance(noise_k, bool) or not isinstance(noise_k, (int, float)) or not math.isfinite(noise_k) or noise_k < 0:
         raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
     B = _pos_int("noise_batch_size", noise_batch_size)
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    E = len(seeds)
-    models = [model_fn(s) for s in seeds]
-    if device is not None:
-        from ..device import resolve
-
-        models = [m.to(resolve(device)) for m in models]
-    p0 = [p for p in models[0].parameters() if p.requires_grad]
-    dev, dtype = p0[0].device, p0[0].dtype
-    d = as_tensors(data, device=dev, dtype=dtype)
-    n = d.n_train
+    n = as_tensors(data).n_train
     if 2 * B > n:
         raise ValueError(f"noise_batch_size={B}: two disjoint batches per step exceed the {n} training samples")
-    stacked, buffers = stack_module_state(models)
-    names = list(stacked)
-    params = [stacked[k].detach().clone() for k in names]
-    buffers = {k: v.detach() for k, v in buffers.items()}
-    base = copy.deepcopy(models[0]).to("meta")
-    del models
-    c = float(noise_k) / math.sqrt(2) / B
-    w_vec = torch.cat([torch.full((B,), c, dtype=dtype, device=dev), torch.full((B,), -c, dtype=dtype, device=dev)])
-
-    def member_out(p, b, x):
-        return functional_call(base, ({k: t for k, t in zip(names, p)}, b), (x,))
-
-    def member_loss(p, b, x, y, xb, yb):
-        full = mean_loss(config.loss, member_out(p, b, x), y)
-        noise = (per_sample_loss(config.loss, member_out(p, b, xb), yb) * w_vec).sum()
-        return full + noise, full
-
-    grad_fn = vmap(grad_and_value(member_loss, has_aux=True), in_dims=(0, 0, None, None, 0, 0))
-    fwd = vmap(member_out, in_dims=(0, 0, None))
-    lr_t = torch.full((E,), float(config.lr), dtype=dtype, device=dev)
-    opt = FunctionalOptimizer("gd", params, lr=lr_t, ensemble=E)
-    samplers = [BatchSampler(n, B, sampling=config.sampling, n_draws=2, seed=s, device=dev) for s in seeds]
-    alive = torch.ones(E, dtype=torch.bool, device=dev)
-    diverged_at: list = [None] * E
-    evals = config.schedule()
-    hist: dict = {k: [] for k in ("step", "iteration", "epoch", *_METRICS)}
-    samples = 0
-    t0 = time.perf_counter()
-
-    @torch.no_grad()
-    def ev(x, y):
-        tot = torch.zeros(E, dtype=torch.float64, device=dev)
-        right = torch.zeros(E, dtype=torch.float64, device=dev)
-        acc_ok = True
-        for a in range(0, x.shape[0], config.eval_chunk):
-            out = fwd(tuple(params), buffers, x[a:a + config.eval_chunk])
-            yb = y[a:a + config.eval_chunk]
-            tot += torch.stack([per_sample_loss(config.loss, o, yb).sum() for o in out]).double()
-            cc = [correct(o, yb) for o in out]
-            if cc[0] is None:
-                acc_ok = False
-            else:
-                right += torch.stack(cc).double()
-        loss = (tot / x.shape[0]).cpu().numpy()
-        acc = (right / x.shape[0]).cpu().numpy() if acc_ok else np.full(E, np.nan)
-        dead = ~alive.cpu().numpy()
-        loss = np.where(dead | ~np.isfinite(loss), np.inf, loss)
-        return loss, np.where(dead, np.nan, acc)
-
-    def record(it):
-        tr = ev(d.x_train, d.y_train)
-        te = ev(d.x_test, d.y_test) if d.x_test is not None else (np.full(E, np.nan), np.full(E, np.nan))
-        hist["step"].append(float(it))
-        hist["iteration"].append(it)
-        hist["epoch"].append(samples / n)
-        for key, v in zip(_METRICS, (*tr, *te)):
-            hist[key].append(v)
-        return tr[0]
-
-    max_loss = torch.as_tensor(config.divergence_factor * np.maximum(record(0), 1e-12), dtype=dtype, device=dev)
-    max_loss = torch.nan_to_num(max_loss, nan=-1.0, posinf=-1.0)
-    worst = torch.zeros(E, dtype=dtype, device=dev)
-
-    def check(it):
-        nonlocal alive
-        bad = alive & ~(worst <= max_loss)
-        if bool(bad.any()):
-            for i in torch.nonzero(bad).flatten().tolist():
-                diverged_at[i] = it
-            alive = alive & ~bad
-            opt.set_lr_(lr_t * alive.to(dtype))
-            with torch.no_grad():
-                for p in params:
-                    p[bad] = 0
-        return bool(alive.any())
-
-    block_len = max(1, min(config.steps, samplers[0].steps_per_epoch, 4096))
-    block, pos, it, next_eval = None, 0, 0, 1
-    going = check(0)
-    while it < config.steps and going:
-        if block is None or pos == block.shape[1]:
-            block, pos = torch.stack([s.block(min(block_len, config.steps - it)) for s in samplers]), 0
-        idx = block[:, pos]
-        pos += 1
-        grads, (_, full) = grad_fn(tuple(params), buffers, d.x_train, d.y_train, d.x_train[idx], d.y_train[idx])
-        opt.step(grads)
-        samples += n + idx.shape[1]
-        it += 1
-        worst = torch.maximum(worst, torch.where(alive, full.detach(), torch.zeros_like(worst)))
-        if it % config.check_every == 0 or it == config.steps or it == evals[next_eval]:
-            going = check(it)
-        if it == evals[next_eval]:
-            record(it)
-            next_eval += 1
-    if not going and hist["iteration"][-1] != it:
-        record(it)
-    for key in _METRICS:
-        hist[key] = np.stack(hist[key])
-    return EnsembleResult(history=hist, seeds=seeds, lrs=[float(config.lr)] * E, momenta=[0.0] * E,
-                          diverged=~alive.cpu().numpy(), diverged_at=diverged_at,
-                          params={k: p.detach() for k, p in zip(names, params)},
-                          wall_time_s=time.perf_counter() - t0,
-                          config={**config.to_dict(), "noise_k": float(noise_k), "noise_batch_size": B},
-                          model_fn=model_fn)
+    res = train_ensemble(model_fn, data, config.replace(gradient="gd_plus_noise", noise_k=float(noise_k), batch_size=B),
+                         seeds=seeds, device=device)
+    res.config["noise_batch_size"] = B
+    return res
 
 
 def gd_lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, lr_small: float,

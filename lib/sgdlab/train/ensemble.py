@@ -28,6 +28,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 from .loop import (
     BatchSampler,
     TrainConfig,
+    _check_batch_fits,
     _inf_if_nan,
     _steps_progress,
     as_tensors,
@@ -121,7 +122,9 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
         As for :func:`~sgdlab.train.loop.train`.
     config : TrainConfig
         Shared hyper-parameters; ``config.seed`` is ignored (each member uses its own seed for its
-        initial weights and its batch order).
+        initial weights and its batch order). Every gradient estimator of
+        :mod:`sgdlab.train.loop` is supported, ``"gd_plus_noise"`` (full-batch GD plus zero-mean
+        mini-batch noise, divergence judged on the full training loss) included.
     seeds : sequence of int
         One per member (repeats allowed, e.g. the same seed at several learning rates).
     lrs, momenta : sequences, optional
@@ -155,8 +158,7 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
     dev, dtype = p0[0].device, p0[0].dtype
     data = as_tensors(data, device=dev, dtype=dtype)
     n = data.n_train
-    if config.batch_size is not None and config.batch_size > n:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the training-set size {n}")
+    _check_batch_fits(config, n)
     stacked, buffers = stack_module_state(models)
     names = list(stacked)
     params = [stacked[k].detach().clone() for k in names]
@@ -165,23 +167,31 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
     del models
 
     weights = estimator_weights(config)
-    full_batch = config.optimizer == "gd"
+    noisy_gd = config.gradient == "gd_plus_noise"
+    full_batch = config.optimizer == "gd" and not noisy_gd  # no sampler: every step uses the whole training set
     w_vec = None
     if len(weights) > 1:
         B = config.batch_size
         w_vec = torch.cat([torch.full((B,), c / B, dtype=dtype, device=dev) for c in weights])
 
+    def member_out(p, b, x):
+        return functional_call(base, ({k: t for k, t in zip(names, p)}, b), (x,))
+
     def member_loss(p, b, xb, yb):
-        out = functional_call(base, ({k: t for k, t in zip(names, p)}, b), (xb,))
+        out = member_out(p, b, xb)
         if w_vec is None:
             return mean_loss(config.loss, out, yb)
         return (per_sample_loss(config.loss, out, yb) * w_vec).sum()
 
-    data_dims = None if full_batch else 0
-    grad_fn = vmap(grad_and_value(member_loss), in_dims=(0, 0, data_dims, data_dims))
+    if noisy_gd:
+        def member_noisy_loss(p, b, x, y, xb, yb):  # (L + Σ_j c_j L_{B_j}, L): the divergence check watches L
+            full = mean_loss(config.loss, member_out(p, b, x), y)
+            return full + member_loss(p, b, xb, yb), full
 
-    def member_out(p, b, x):
-        return functional_call(base, ({k: t for k, t in zip(names, p)}, b), (x,))
+        grad_fn = vmap(grad_and_value(member_noisy_loss, has_aux=True), in_dims=(0, 0, None, None, 0, 0))
+    else:
+        data_dims = None if full_batch else 0
+        grad_fn = vmap(grad_and_value(member_loss), in_dims=(0, 0, data_dims, data_dims))
 
     fwd = vmap(member_out, in_dims=(0, 0, None))
 
@@ -261,7 +271,7 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
     going = check(0)
     while it < config.iterations and going:
         if full_batch:
-            xb, yb = data.x_train, data.y_train
+            batch = (data.x_train, data.y_train)
             samples += n
         else:
             if block is None or pos == block.shape[1]:
@@ -269,9 +279,14 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
                 block, pos = torch.stack([s.block(steps) for s in samplers]), 0  # (E, steps, width)
             idx = block[:, pos]
             pos += 1
-            xb, yb = data.x_train[idx], data.y_train[idx]
+            batch = (data.x_train[idx], data.y_train[idx])
+            if noisy_gd:
+                batch = (data.x_train, data.y_train) + batch
+                samples += n
             samples += idx.shape[1]
-        grads, loss = grad_fn(tuple(params), buffers, xb, yb)
+        grads, loss = grad_fn(tuple(params), buffers, *batch)
+        if noisy_gd:
+            loss = loss[1]  # the full training loss L
         opt.step(grads)
         it += 1
         worst = torch.maximum(worst, torch.where(alive, loss.detach(), torch.zeros_like(worst)))

@@ -6,7 +6,8 @@ One run is :func:`train` (an ``nn.Module``, autograd); many seeds or learning ra
 :class:`~sgdlab.train.optim.FunctionalOptimizer`, and give identical iterates for one member.
 
 Gradient estimators (``TrainConfig.gradient``), each a weighted sum of mini-batch gradients
-``g(B_j)`` over independent batches ``B_j`` of size ``B``, computed in one backward pass:
+``g(B_j)`` over independent batches ``B_j`` of size ``B`` (plus, for ``"gd_plus_noise"``, the
+full-batch gradient ``∇L``), computed in one backward pass:
 
 - ``"minibatch"``: ``g(B₁)``.
 - ``"svag"`` (Li, Malladi, Arora 2021, Sec. 4, "SVAG"): learning rate ``η/ℓ``, ``ℓ×`` the steps, and
@@ -14,6 +15,13 @@ Gradient estimators (``TrainConfig.gradient``), each a weighted sum of mini-batc
   so the SDE limit is approached as ``ℓ → ∞`` at fixed ``η`` (part 3).
 - ``"noise_amplified"``: ``g(B₁) + k·(g(B₂) − g(B₃))/√2``: mean ``∇L``, covariance ``(1 + k²)×`` that
   of ``g(B)`` (part 3's test of whether the noise, not the step size, drives a phenomenon).
+- ``"gd_plus_noise"`` (only with ``optimizer="gd"``): ``∇L + k·(g(B₁) − g(B₂))/√2``, full-batch GD
+  plus a zero-mean mini-batch difference: mean ``∇L``, covariance ``k²·Σ/B`` (``Σ`` the per-sample
+  gradient covariance; ``n/(n−1)·k²·Σ/B`` for the two disjoint batches of ``"epoch"`` and
+  ``"without_replacement"``). Divergence is judged on the full training loss ``L``, not on the
+  noisy objective. Mohtashami, Jaggi, Stich, ICML 2023, App. A ("increased stochasticity can not
+  replace the effects of large learning rates"); the estimator is our reconstruction. Used by
+  :func:`sgdlab.dynamics.noise_vs_lr.gd_lr_vs_noise` for ``book/large_lr/06_networks``.
 
 Sampling (``TrainConfig.sampling``): ``"epoch"`` (a new permutation each epoch, consecutive
 disjoint batches, the last incomplete batch dropped), ``"without_replacement"`` (each step draws
@@ -41,7 +49,7 @@ from .losses import check_loss, correct, mean_loss, per_sample_loss
 from .optim import FunctionalOptimizer, _check_momentum, check_optimizer
 
 SAMPLINGS = ("epoch", "without_replacement", "with_replacement")
-GRADIENTS = ("minibatch", "svag", "noise_amplified")
+GRADIENTS = ("minibatch", "svag", "noise_amplified", "gd_plus_noise")
 
 
 def _pos_int(name, value) -> int:
@@ -63,7 +71,8 @@ class TrainConfig:
     steps : int
         Optimiser steps (for SVAG: base steps; the loop makes ``ℓ·steps`` iterations at ``η/ℓ``).
     batch_size : int or None
-        ``B`` (``None`` only for ``"gd"``, which uses every sample).
+        ``B`` (``None`` only for ``"gd"``, which uses every sample; with ``gradient="gd_plus_noise"``
+        the size of each of the two noise batches, ``2B`` ≤ the training-set size, checked at train time).
     momentum : float
         β ∈ (−1, 1) for the SGDM forms (0 otherwise).
     loss : str
@@ -73,7 +82,7 @@ class TrainConfig:
     svag_l : int
         SVAG's ℓ ≥ 1 (``ℓ = 1`` is plain mini-batch SGD).
     noise_k : float
-        Noise amplification ``k ≥ 0``.
+        Noise amplification ``k ≥ 0`` (``"noise_amplified"``, ``"gd_plus_noise"``).
     betas, eps, weight_decay
         Adam's constants; coupled L2 weight decay.
     eval_every : int or None
@@ -131,8 +140,15 @@ class TrainConfig:
             raise ValueError(f"sampling={self.sampling!r} is unknown; allowed: {', '.join(SAMPLINGS)}")
         if self.gradient not in GRADIENTS:
             raise ValueError(f"gradient={self.gradient!r} is unknown; allowed: {', '.join(GRADIENTS)}")
-        if self.gradient != "minibatch" and self.optimizer == "gd":
-            raise ValueError(f"gradient={self.gradient!r} needs mini-batches; optimizer='gd' is full batch")
+        if self.gradient == "gd_plus_noise":
+            if self.optimizer != "gd":
+                raise ValueError(f"gradient='gd_plus_noise' is full-batch GD plus noise: it needs optimizer='gd', "
+                                 f"not optimizer={self.optimizer!r} (use gradient='noise_amplified' for mini-batches)")
+            if self.batch_size is None:
+                raise ValueError("batch_size=None: gradient='gd_plus_noise' needs the noise batch size B (an integer)")
+        elif self.gradient != "minibatch" and self.optimizer == "gd":
+            raise ValueError(f"gradient={self.gradient!r} needs mini-batches; optimizer='gd' is full batch "
+                             f"(its noisy form is gradient='gd_plus_noise')")
         _pos_int("svag_l", self.svag_l)
         if self.gradient != "svag" and self.svag_l != 1:
             raise ValueError(f"svag_l={self.svag_l!r} needs gradient='svag'")
@@ -181,7 +197,11 @@ class TrainConfig:
 
 
 def estimator_weights(config: TrainConfig) -> list[float]:
-    """Coefficients ``c_j`` of ``Σ_j c_j g(B_j)`` for the configured gradient estimator."""
+    """Coefficients ``c_j`` of ``Σ_j c_j g(B_j)`` for the configured gradient estimator.
+
+    For ``"gd_plus_noise"`` these are the noise batches' ``[k/√2, −k/√2]``; the full-batch gradient
+    ``∇L`` is added to the sum with coefficient 1.
+    """
     if config.gradient == "svag":
         if config.svag_l == 1:
             return [1.0]
@@ -190,7 +210,19 @@ def estimator_weights(config: TrainConfig) -> list[float]:
     if config.gradient == "noise_amplified":
         k = config.noise_k / math.sqrt(2)
         return [1.0, k, -k]
+    if config.gradient == "gd_plus_noise":
+        k = config.noise_k / math.sqrt(2)
+        return [k, -k]
     return [1.0]
+
+
+def _check_batch_fits(config: TrainConfig, n: int) -> None:
+    """``ValueError`` naming ``batch_size`` when the configured batches do not fit in ``n`` training samples."""
+    if config.batch_size is not None and config.batch_size > n:
+        raise ValueError(f"batch_size={config.batch_size} exceeds the training-set size {n}")
+    if config.gradient == "gd_plus_noise" and 2 * config.batch_size > n:
+        raise ValueError(f"batch_size={config.batch_size}: gradient='gd_plus_noise' draws two disjoint noise batches "
+                         f"per step, and 2·batch_size exceeds the {n} training samples")
 
 
 class BatchSampler:
@@ -387,7 +419,8 @@ def train(model: nn.Module, data, config: TrainConfig, *, device=None, progress:
     Raises
     ------
     ValueError
-        For ``batch_size`` above the training-set size (and the checks of :class:`TrainConfig`).
+        For ``batch_size`` above the training-set size, or ``2·batch_size`` above it with
+        ``gradient="gd_plus_noise"`` (and the checks of :class:`TrainConfig`).
 
     Notes
     -----
@@ -406,10 +439,10 @@ def train(model: nn.Module, data, config: TrainConfig, *, device=None, progress:
     dev, dtype = params[0].device, params[0].dtype
     data = as_tensors(data, device=dev, dtype=dtype)
     n = data.n_train
-    if config.batch_size is not None and config.batch_size > n:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the training-set size {n}")
+    _check_batch_fits(config, n)
     weights = estimator_weights(config)
-    full_batch = config.optimizer == "gd"
+    noisy_gd = config.gradient == "gd_plus_noise"
+    full_batch = config.optimizer == "gd" and not noisy_gd  # no sampler: every step uses the whole training set
     sampler = None if full_batch else BatchSampler(n, config.batch_size, sampling=config.sampling,
                                                    n_draws=len(weights), seed=config.seed, device=dev)
     w_vec = None
@@ -455,24 +488,31 @@ def train(model: nn.Module, data, config: TrainConfig, *, device=None, progress:
     next_eval = 1
     while it < config.iterations and not diverged:
         if full_batch:
-            loss = mean_loss(config.loss, model(data.x_train), data.y_train)
+            loss = monitored = mean_loss(config.loss, model(data.x_train), data.y_train)
             samples += n
         else:
             if block is None or pos == block.shape[0]:
                 block, pos = sampler.block(min(block_len, config.iterations - it)), 0
             idx = block[pos]
             pos += 1
+            if noisy_gd:  # the full training loss L: its gradient, and the divergence check
+                monitored = mean_loss(config.loss, model(data.x_train), data.y_train)
+                samples += n
             xb, yb = data.x_train.index_select(0, idx), data.y_train.index_select(0, idx)
             out = model(xb)
             if w_vec is None:
                 loss = mean_loss(config.loss, out, yb)
             else:
                 loss = (per_sample_loss(config.loss, out, yb) * w_vec).sum()
+            if noisy_gd:
+                loss = monitored + loss
+            else:
+                monitored = loss
             samples += idx.numel()
         grads = torch.autograd.grad(loss, params)
         opt.step(grads)
         it += 1
-        worst = torch.maximum(worst, loss.detach())  # NaN propagates
+        worst = torch.maximum(worst, monitored.detach())  # NaN propagates
         if it % config.check_every == 0 or it == config.iterations or it == evals[next_eval]:
             w = float(worst)
             if not math.isfinite(w) or w > max_loss:
