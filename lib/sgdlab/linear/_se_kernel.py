@@ -18,6 +18,8 @@ Velikanov, Kuznedelev, Yarotsky (ICLR 2023), the SE moment dynamics; book chapte
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 _KERNEL = None
@@ -46,6 +48,10 @@ def _get():
     except ImportError as err:  # pragma: no cover - numba is a pinned dependency
         _IMPORT_ERROR = err
         raise
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # numba's own thread pool: no second OpenMP runtime beside torch's, and nothing to hang after a fork
+        # (our callers never launch the kernel from several threads at once, which this layer would not allow)
+        numba.config.THREADING_LAYER = "workqueue"
     prange = numba.prange
     _KERNEL = numba.njit(parallel=True, cache=True, nogil=True)(_se_rows)
     return _KERNEL
