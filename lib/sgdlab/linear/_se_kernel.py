@@ -82,41 +82,16 @@ def _se_rows(lam, cc, m, mt, lr, beta, s0, i0, steps, t_rec, diverge_at, out):  
         inj = i0[g] * (a * a)
         b = beta[g]
         T00 = (1.0 - a) * (1.0 - a) - s * (a * a)
-        C = cc.copy()
-        j = 0
-        if b == 0.0:
-            # J and P never feed back into C: C' = T00 C + injection
-            for t in range(steps + 1):
-                p0 = 0.0
-                p1 = 0.0
-                p2 = 0.0
-                p3 = 0.0
-                for k in range(0, K4, 4):
-                    p0 += m[k] * C[k]
-                    p1 += m[k + 1] * C[k + 1]
-                    p2 += m[k + 2] * C[k + 2]
-                    p3 += m[k + 3] * C[k + 3]
-                for k in range(K4, K):
-                    p0 += m[k] * C[k]
-                tot = (p0 + p1) + (p2 + p3)
-                if not abs(tot) < lim:
-                    break
-                if j < n_rec and t == t_rec[j]:
-                    out[g, j] = 0.5 * tot
-                    j += 1
-                if t == steps:
-                    break
-                for k in range(K):
-                    C[k] = T00[k] * C[k] + inj[k] * tot
-            continue
         T01 = 2.0 * b * (1.0 - a)
         T10 = a * (a - 1.0 - s * a)
         T11 = b * (1.0 - 2.0 * a)
         T20 = (a * a) * (1.0 - s)
         T21 = -2.0 * a * b
         b2 = b * b
+        C = cc.copy()
         J = np.zeros(K)
         P = np.zeros(K)
+        j = 0
         for t in range(steps + 1):
             p0 = 0.0
             p1 = 0.0
@@ -137,13 +112,18 @@ def _se_rows(lam, cc, m, mt, lr, beta, s0, i0, steps, t_rec, diverge_at, out):  
                 j += 1
             if t == steps:
                 break
-            for k in range(K):
-                c_ = C[k]
-                j_ = J[k]
-                y = inj[k] * tot + b2 * P[k]          # shared by C', J', P'
-                C[k] = T00[k] * c_ + y + T01[k] * j_
-                J[k] = T11[k] * j_ + y + T10[k] * c_
-                P[k] = T20[k] * c_ + y + T21[k] * j_
+            if b == 0.0:
+                # J and P never feed back into C: C' = T00 C + injection
+                for k in range(K):
+                    C[k] = T00[k] * C[k] + inj[k] * tot
+            else:
+                for k in range(K):
+                    c_ = C[k]
+                    j_ = J[k]
+                    y = inj[k] * tot + b2 * P[k]          # shared by C', J', P'
+                    C[k] = T00[k] * c_ + y + T01[k] * j_
+                    J[k] = T11[k] * j_ + y + T10[k] * c_
+                    P[k] = T20[k] * c_ + y + T21[k] * j_
     return out
 
 
