@@ -171,3 +171,21 @@ class DoubleWell2D:
     def hess_at_axis(self, x: float) -> np.ndarray:
         """The Hessian at :math:`(x, 0)`: :math:`\\mathrm{diag}(f_1''(x), \\omega(x))`."""
         return np.diag([float(self.line.hess(x)), float(self.omega(x))])
+
+    def det_factor(self, minimum: float) -> float:
+        """Eyring–Kramers over one-dimensional Kramers time for escape from ``minimum``.
+
+        With the Hessians :math:`\\mathrm{diag}(f_1'',\\omega)` at the minimum :math:`m` and the
+        saddle :math:`s`, the determinant ratio of the Eyring–Kramers law
+        (:func:`sgdlab.sde.escape.eyring_kramers_time`) divided by the 1-D Kramers law
+        (:func:`sgdlab.sde.escape.kramers_time`, transverse direction ignored) is
+        :math:`\\sqrt{\\omega(s)/\\omega(m)}`. Used by ``book/fokker_planck/02_escape``.
+
+        Parameters
+        ----------
+        minimum : float
+            ``-1.0`` or ``1.0``.
+        """
+        if minimum not in (-1.0, 1.0):
+            raise ValueError(f"minimum={minimum!r} must be -1.0 or 1.0")
+        return math.sqrt(float(self.omega(self.line.saddle)) / float(self.omega(minimum)))
