@@ -28,19 +28,18 @@ Run: ``.venv/bin/python benchmarks/bench_linear.py [--steps 1000] [--points 16] 
 3. **Time to L_0 … L_T**: the generating-function inversion (:func:`sgdlab.linear.loss_from_genfun`,
    an FFT on a circle of M = 8(T+1) points) against the recursion, as T grows, one grid point.
 
-Results (shared 2-core AMD EPYC, 2026-11-21, a helper's notebook running on the other core; T = 1000, best
-of 3; t = 10⁴ extrapolated linearly): the per-point loop 5.9e7 mode-steps/s (t = 10⁴ map: 270 s; 3.1–3.3e7
-under heavier load in earlier runs); ``se_loss`` default (fused kernel) 1.0e9 mode-steps/s, **17×** the loop
-(t = 10⁴ map: 16 s), equally on one thread (1.0 ns per mode-step; two threads gave 1.4× over one on a quiet
-machine: 1.1e9 vs 7.7e8 mode-steps/s on a convergent 40 × 40 map); its β = 0 path 1.7e9 (29×). The kernel
-stops a grid point once it diverges, which does not inflate these rates: timed on the convergent points alone
-(1290 of 1600 at T = 300, every one for all T steps) it ran at 1.3e9 mode-steps/s, 31× the loop. The numpy
-forms: matrix 2.3e8 (3.9×, 83 % of its in-cache ufunc bound: ≈ 5× is the ceiling of any numpy 3×3 form,
-whose reference loop is itself vectorised over the modes), recurrence 4.0e8 (6.7×), β = 0 7.3e8 (12×).
+Results (shared 2-core AMD EPYC, 2026-11-21, quiet machine after the kernel's last change; T = 1000, best of
+3; t = 10⁴ extrapolated linearly): the per-point loop 5.7e7 mode-steps/s (t = 10⁴ map: 281 s; 3.1–3.3e7 under
+heavier load in earlier runs); ``se_loss`` default (fused kernel, 2 threads) 1.6e9 mode-steps/s, **28×** the
+loop (t = 10⁴ map: 10 s); on one thread 1.0e9, **18×** (0.98 ns per mode-step); its β = 0 path 1.65e9 on one
+thread (29×). The kernel stops a grid point once it diverges, which does not inflate these rates: on the 1227
+convergent points alone (every one for all T steps) it runs at 1.3e9 mode-steps/s, 22× the loop. The numpy
+forms: matrix 2.2e8 (3.8×, 78 % of its in-cache ufunc bound: ≈ 5× is the ceiling of any numpy 3×3 form,
+whose reference loop is itself vectorised over the modes), recurrence 3.9e8 (6.8×), β = 0 7.6e8 (13×).
 Accuracy against the kernel, max relative difference on the 1227 convergent points of 1600: numpy matrix
 form 6.4e-15, recurrence 5.9e-12, per-point loop 7.5e-15; the same 373 points diverge in both engines.
 First call in a fresh environment compiles the kernel (≈ 3 s, then cached on disk: 0.3 s to load).
-The generating-function inversion is 64–146× slower than the fused recursion for one grid point at
+The generating-function inversion is 120–190× slower than the fused recursion for one grid point at
 T = 250 … 16000 and agrees with it to ≤ 3e-11.
 """
 from __future__ import annotations
