@@ -10,7 +10,6 @@ STAMP  := $(VENV)/.installed
 
 # On small shared CPUs the OpenMP spin-wait makes torch ~10x slower; set before torch is imported.
 export OMP_WAIT_POLICY ?= PASSIVE
-export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 

@@ -43,6 +43,29 @@ def test_root_index_redirects_to_the_introduction():
     assert 'url=book/intro.html' in (HTML / "index.html").read_text()
 
 
+def test_every_figure_cell_drew_a_figure():
+    """Each code cell that calls ``plt.show()`` unconditionally left an image in the executed notebook.
+
+    (A kernel on the Agg backend runs such cells without error and without a figure; the images-loaded
+    check below would then pass on pages that have no images at all.)
+    """
+    executed = ROOT / "_build" / "jupyter_execute"
+    _need(executed.is_dir(), "no executed notebooks: run `make book` first")
+    import json
+
+    missing, n_cells = [], 0
+    for nb_path in sorted(executed.rglob("*.ipynb")):
+        for k, cell in enumerate(json.loads(nb_path.read_text())["cells"]):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] != "code" or not any(line.startswith("plt.show()") for line in src.splitlines()):
+                continue
+            n_cells += 1
+            if not any("image/png" in out.get("data", {}) for out in cell.get("outputs", [])):
+                missing.append(f"{nb_path.relative_to(executed)} cell {k}")
+    assert n_cells >= 40, f"only {n_cells} figure cells found: is the build complete?"
+    assert not missing, f"cells that call plt.show() but drew no figure: {missing}"
+
+
 def _is_notebook(page: Path) -> bool:
     rel = page.relative_to(HTML).with_suffix(".ipynb")
     return (HTML / "_sources" / rel).is_file()

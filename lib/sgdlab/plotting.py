@@ -43,8 +43,26 @@ STYLE = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent), and draw figures inline inside a Jupyter kernel.
+
+    A kernel started with ``MPLBACKEND=Agg`` in its environment (as test runners and build scripts often
+    set) keeps the non-interactive Agg backend, and then ``plt.show()`` draws nothing into the notebook:
+    a built book without a single figure. Inside a kernel this switches to the inline backend.
+    """
+    _inline_in_kernel()
     mpl.rcParams.update(STYLE)
+
+
+def _inline_in_kernel() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book's environment
+        return
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "kernel"):
+        return                                   # a plain script or a terminal IPython: leave the backend alone
+    if "inline" not in mpl.get_backend():
+        ip.run_line_magic("matplotlib", "inline")
 
 
 def color(i: int) -> str:
