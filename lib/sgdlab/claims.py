@@ -99,6 +99,10 @@ class ClaimRecord:
     reason: str | None = None
     time: str = field(default_factory=now_utc)
 
+    def __repr__(self) -> str:
+        # a notebook cell that ends with a check shows this line, not a dump of every field
+        return f"{self.id}: {self.verdict} — ours {self.measured_text}; expected {self.expected_text} ({self.tolerance})"
+
     @property
     def href(self) -> str:
         """Link to the checking section, relative to the book's root folder."""
