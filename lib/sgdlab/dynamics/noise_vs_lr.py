@@ -248,6 +248,20 @@ def _pos_int(name: str, v, allow_zero: bool = False) -> int:
     return int(v)
 
 
+def _protocol(k, noise_k, steps_explore, steps_refine, steps_long, seeds, eval_every, data):
+    """Validate the arguments shared by :func:`lr_vs_noise` and :func:`gd_lr_vs_noise`."""
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
+    steps = (_pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine),
+             _pos_int("steps_long", steps_long, allow_zero=True))
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
+    if eval_every is not None:
+        eval_every = _pos_int("eval_every", eval_every)
+    return k, steps, seeds, eval_every, as_tensors(data).n_train
+
+
 def lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, lr_small: float, batch_size: int,
                 steps_explore: int, steps_refine: int, seeds: Sequence[int], steps_long: int = 0,
                 noise_k: float | None = None, eval_every: int | None = None, loss: str = "cross_entropy",
@@ -290,18 +304,10 @@ def lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, 
     ``book/large_lr/06_networks``.
     """
     k = matched_noise_k(lr_large, lr_small) if noise_k is None else noise_k
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
-        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
     matched_noise_k(lr_large, lr_small)  # validates both rates
     batch_size = _pos_int("batch_size", batch_size)
-    t1, t2 = _pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine)
-    t3 = _pos_int("steps_long", steps_long, allow_zero=True)
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
-    if eval_every is not None:
-        eval_every = _pos_int("eval_every", eval_every)
-    n = as_tensors(data).n_train
+    k, (t1, t2, t3), seeds, eval_every, n = _protocol(k, noise_k, steps_explore, steps_refine, steps_long, seeds,
+                                                      eval_every, data)
     if 3 * batch_size > n:
         raise ValueError(f"batch_size={batch_size}: three disjoint batches per step exceed the {n} training samples")
     S = len(seeds)
@@ -490,17 +496,9 @@ def gd_lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: floa
     experiment ``p3_noise_vs_lr`` (full scale) for ``book/large_lr/06_networks``.
     """
     k = matched_gd_noise_k(lr_large, lr_small) if noise_k is None else noise_k
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
-        raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
     B = _pos_int("noise_batch_size", noise_batch_size)
-    t1, t2 = _pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine)
-    t3 = _pos_int("steps_long", steps_long, allow_zero=True)
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
-    if eval_every is not None:
-        eval_every = _pos_int("eval_every", eval_every)
-    n = as_tensors(data).n_train
+    k, (t1, t2, t3), seeds, eval_every, n = _protocol(k, noise_k, steps_explore, steps_refine, steps_long, seeds,
+                                                      eval_every, data)
     if 2 * B > n:
         raise ValueError(f"noise_batch_size={B}: two disjoint batches per step exceed the {n} training samples")
     S = len(seeds)
