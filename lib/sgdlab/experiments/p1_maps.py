@@ -153,5 +153,5 @@ EXPERIMENT = register(Experiment(
     run_point=run_point,
     summarize=summarize,
     inputs=["lib/sgdlab/data.py", "lib/sgdlab/experiments/p1_network_theory.py", "lib/sgdlab/linear/_se.py",
-            "lib/sgdlab/linear/_finite.py", "lib/sgdlab/linear/_ntk.py"],
+            "lib/sgdlab/linear/_se_kernel.py", "lib/sgdlab/linear/_finite.py", "lib/sgdlab/linear/_ntk.py"],
 ))
