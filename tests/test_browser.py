@@ -124,6 +124,32 @@ while (walker.nextNode()) {
 return bad;
 """
 
+# Visible text outside code inputs (what a reader sees: prose, outputs, tables, captions).
+VISIBLE_TEXT = """
+const main = document.querySelector('main') || document.body;
+const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+const out = [];
+while (walker.nextNode()) {
+  const n = walker.currentNode, p = n.parentElement;
+  if (p.closest('script, style, .cell_input, mjx-container')) continue;
+  out.push(n.textContent);
+}
+return out.join(' ');
+"""
+
+# Verdict tables (and every other table) must fit the text column at 1280 px.
+WIDE_TABLES = """
+const col = document.querySelector('article.bd-article') || document.querySelector('main');
+const right = col.getBoundingClientRect().right;
+return Array.from(col.querySelectorAll('table')).filter(t => {
+  const r = t.getBoundingClientRect();
+  return r.width > 0 && (r.right > right + 2 || t.scrollWidth > t.clientWidth + 2);
+}).map(t => (t.className || 'table') + ' ' + Math.round(t.getBoundingClientRect().width) + 'px');
+"""
+
+#: Strings a reader must never see on a page: numpy reprs and machine paths.
+FORBIDDEN = ("np.float64(", "array(", "/tmp/")
+
 BROKEN_IMAGES = """
 return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
 """
@@ -143,6 +169,11 @@ def test_page_renders(driver, page):
     assert not raw, f"raw TeX left on the page: {raw[:5]}"
     broken = driver.execute_script(BROKEN_IMAGES)
     assert not broken, f"images that did not load: {broken}"
+    text = driver.execute_script(VISIBLE_TEXT)
+    shown = [f for f in FORBIDDEN if f in text]
+    assert not shown, f"the page shows {shown}"
+    wide = driver.execute_script(WIDE_TABLES)
+    assert not wide, f"tables wider than the text column at 1280 px: {wide}"
     errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, f"console errors: {errors}"
     if _is_notebook(page):

@@ -10,6 +10,8 @@
    kept once: a redeclared ``const`` is a JavaScript error on every page.
 4. The time each page takes to read (for notebooks: to execute) is written to
    ``_build/timings/<page>.json``; the status page, read last, sums it per part.
+5. The ``headline-claims`` directive renders a part's headline claims from its registry
+   (``book/claims/<part>.yml``, read by :mod:`sgdlab.ledger`): the registry is their single source.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ import time
 from pathlib import Path
 
 import yaml
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
 
 LAST = ("book/reproducibility", "book/status")
 
@@ -114,7 +119,33 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = kept
 
 
+class HeadlineClaims(SphinxDirective):
+    """``{headline-claims} <part>``: the part's headline claims, where they stand in the paper and
+    whether we read or reconstructed them, rendered from ``book/claims/<part>.yml``."""
+
+    required_arguments = 1
+
+    def run(self):
+        from sgdlab import ledger
+
+        part = self.arguments[0]
+        reg = ledger.load_registry(Path(self.env.srcdir) / "book")
+        path = reg.parts.get(part)
+        if path is None:
+            raise self.error(f"headline-claims: no registry book/claims/{part}.yml")
+        self.env.note_dependency(str(path))
+        heads = [h for h in reg.headlines.values() if h.part == part]
+        lines = []
+        for h in heads:
+            lines.append(f"- **{h.id}** {h.claim}  ")
+            lines.append(f"  *Where in the paper:* {h.where}. *Source:* {h.source} — {h.source_note}")
+        node = nodes.container(classes=["headline-claims"])
+        self.state.nested_parse(StringList(lines, source=str(path)), self.content_offset, node)
+        return [node]
+
+
 def setup(app):
+    app.add_directive("headline-claims", HeadlineClaims)
     app.connect("env-before-read-docs", _before_read)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("source-read", _source_read)

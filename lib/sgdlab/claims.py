@@ -1,21 +1,26 @@
-"""The claim registry: every paper claim the book checks, with its verdict.
+"""Checks of the book's claims, recorded for the reproducibility report.
 
-A chapter opens a :class:`ClaimLog` and calls :meth:`ClaimLog.check` for each claim. A check
-compares our measured value with the expected one (relative/absolute tolerance, bounds, or a
-predicate described in words), records the result as JSON for the reproducibility report, and raises
-:class:`ClaimFailed` when a claim the chapter says is reproduced does not hold, so the build fails.
+A chapter opens a :class:`ClaimLog` and calls :meth:`ClaimLog.check` with the id of a check that its
+part **registered** in ``book/claims/<part>.yml`` (see :mod:`sgdlab.ledger`) and what it measured. The
+registry, not the chapter, holds the statement, the kind, the headline claim it bears on, the two
+methods, the tolerance (registered before the run, with its origin) and the outcome the chapter's text
+relies on. A check whose outcome differs from the registered one is recorded as *failed* and raises
+:class:`ClaimFailed`, so the build stops and the text is revised: the verdict changes, never the
+tolerance.
 
-A claim our reproduction does not support is recorded with :meth:`ClaimLog.not_reproduced`, with
-the reason. If the comparison starts to pass, that also raises: the chapter's text would be stale.
+Opening a log records every registered check of the chapter as *not run*; each check replaces its
+record as it runs, and :meth:`ClaimLog.summary` (or :meth:`ClaimLog.close`) marks the chapter
+complete. A chapter that stops early leaves its remaining checks *not run* and its file marked
+unfinished, so the report says which chapter failed instead of losing them silently.
 
-Records go to ``$SGDLAB_CLAIMS_DIR`` (default ``_build/claims``), one JSON file per chapter,
-rewritten atomically after every check. The report page (``book/reproducibility.ipynb``) reads them
-with :func:`load` and renders :func:`report_html`; the part index pages declare the claims
-(:func:`declared`), so a claim that no chapter checks yet shows as *pending*.
+Records go to ``$SGDLAB_CLAIMS_DIR`` (default ``_build/claims``), one JSON file per chapter, rewritten
+atomically after every check. The report page (``book/reproducibility.ipynb``) reads them with
+:func:`load` and renders :func:`headline_table` and :func:`report_html`.
 """
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import math
 import re
@@ -26,64 +31,33 @@ from typing import Any
 
 import numpy as np
 
+from . import ledger
 from . import scale as _scale
-from ._paths import BOOK_DIR, claims_dir
+from ._paths import claims_dir
+from .ledger import KINDS, PAPERS, parse_id, sort_key  # noqa: F401  (re-exported)
 from .provenance import atomic_write_json, now_utc
 
-#: Verdicts a chapter may state, strongest first.
-VERDICTS = ("reproduced", "partly", "not reproduced")
-#: Verdict of a claim that a chapter states as reproduced but that failed its check.
+#: Verdict of a check whose outcome differs from the registered one (the build stops).
 FAILED = "failed"
-#: Verdict of a claim declared on a part's index page that no chapter has checked in this build.
-PENDING = "pending"
-
-#: Claim-id prefix -> the source of the claim.
-PAPERS: dict[str, str] = {
-    "N": "Book notation (PyTorch's SGD)",
-    "P1": "Velikanov, Kuznedelev, Yarotsky (ICLR 2023)",
-    "P2": "Wang, Malladi, Wang, Lyu, Li (ICLR 2024)",
-    "P3": "Mohtashami, Jaggi, Stich (ICML 2023)",
-    "P4": "Dai, Zhu (arXiv 2112.00987)",
-    "P5": "Granziol, Zohren, Roberts (JMLR 2022)",
-    "S": "Synthesis",
-}
-
-_ID_RE = re.compile(r"^(N|S|P[1-5])\.C(\d+)([a-z]?)$")
+#: Verdict of a registered check that its chapter did not reach.
+NOT_RUN = "not run"
+#: Verdict of a full-scale check whose data are stale against their inputs (it decides nothing).
+STALE = "stale"
+#: Verdict of a derivation, software or control check that holds.
+HOLDS = "holds"
 
 
 class ClaimFailed(AssertionError):
-    """A claim did not behave as its chapter states (a reproduced claim failed, or the reverse)."""
-
-
-def parse_id(claim_id: str) -> tuple[str, int, str]:
-    """Split ``"P2.C5b"`` into ``("P2", 5, "b")``.
-
-    Raises
-    ------
-    ValueError
-        If ``claim_id`` is not of the form ``P<k>.C<n>``, ``N.C<n>`` or ``S.C<n>`` (optional letter).
-    """
-    m = _ID_RE.match(claim_id) if isinstance(claim_id, str) else None
-    if not m:
-        raise ValueError(
-            f"claim_id={claim_id!r} is not a claim id; expected e.g. 'P1.C3', 'P2.C5b', 'N.C1' or 'S.C2'"
-        )
-    return m.group(1), int(m.group(2)), m.group(3)
-
-
-def sort_key(claim_id: str) -> tuple:
-    """Order claim ids as N, P1 … P5, S, then by number and letter."""
-    prefix, num, letter = parse_id(claim_id)
-    order = list(PAPERS).index(prefix)
-    return (order, num, letter)
+    """A check did not give the outcome its chapter (and the registry) states."""
 
 
 @dataclass
 class ClaimRecord:
-    """One checked claim, as stored for the report page."""
+    """One check, as stored for the report page."""
 
     id: str
     paper: str
+    kind: str
     statement: str
     paper_value: str
     measured: Any
@@ -91,153 +65,202 @@ class ClaimRecord:
     measured_text: str
     expected_text: str
     tolerance: str
-    passed: bool
+    passed: bool | None
     verdict: str
     scale: str
     chapter: str
+    headline: str | None = None
+    grade: str | None = None
+    methods: dict = field(default_factory=dict)
+    tolerance_origin: str = ""
+    se: Any = None
+    se_text: str | None = None
+    tol_in_se: float | None = None
+    control: str | None = None
+    control_text: str | None = None
+    control_passed: bool | None = None
+    discriminates: bool | None = None
     anchor: str | None = None
     reason: str | None = None
+    data: dict | None = None
     time: str = field(default_factory=now_utc)
 
     def __repr__(self) -> str:
         # a notebook cell that ends with a check shows this line, not a dump of every field
-        return f"{self.id}: {self.verdict} — ours {self.measured_text}; expected {self.expected_text} ({self.tolerance})"
+        return f"{self.id} ({self.kind}): {self.verdict} — ours {self.measured_text}; expected {self.expected_text} ({self.tolerance})"
+
+    def _repr_html_(self) -> str:
+        return _row_html(asdict(self), link=False, compact=True)
 
     @property
     def href(self) -> str:
         """Link to the checking section, relative to the book's root folder."""
-        page = f"{self.chapter}.html"
-        return page + (f"#{self.anchor}" if self.anchor else "")
+        return f"{self.chapter}.html" + (f"#{self.anchor}" if self.anchor else "")
 
 
 # --------------------------------------------------------------------------- formatting
-def _fmt(x: Any) -> str:
+def fmt(x: Any, digits: int = 3) -> str:
+    """A value as a reader wants to see it: 3 significant digits, arrays as ranges, no numpy reprs."""
     if x is None:
         return "—"
     if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
+        return "yes" if bool(x) else "no"
     if isinstance(x, str):
         return x
-    arr = np.asarray(x)
+    if isinstance(x, Mapping):
+        return "; ".join(f"{k}: {fmt(v, digits)}" for k, v in x.items())
+    if isinstance(x, (list, tuple)) and any(isinstance(v, (Mapping, str)) for v in x):
+        return ", ".join(fmt(v, digits) for v in x)
+    try:
+        arr = np.asarray(x)
+    except Exception:  # noqa: BLE001 - anything else is shown as text
+        return str(x)
+    if arr.dtype.kind not in "biuf":
+        return str(x)
     if arr.ndim == 0:
         v = arr.item()
-        if isinstance(v, (int, np.integer)):
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
             return str(v)
-        if isinstance(v, float):
-            if math.isnan(v):
-                return "nan"
-            if math.isinf(v):
-                return "∞" if v > 0 else "−∞"
-            return f"{v:.4g}"
-        return str(v)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "∞" if v > 0 else "−∞"
+        if v == int(v) and abs(v) < 1e6:
+            return str(int(v))
+        s = f"{v:.{digits}g}"
+        if "e" in s:
+            m, e = s.split("e")
+            s = f"{m}×10^{int(e)}"
+        return s.replace("-", "−")
     flat = arr.ravel()
-    if flat.size <= 6:
-        return "[" + ", ".join(_fmt(v) for v in flat.tolist()) + "]"
-    return f"array{tuple(arr.shape)} in [{_fmt(float(np.min(flat)))}, {_fmt(float(np.max(flat)))}]"
+    if flat.size <= 4:
+        return "[" + ", ".join(fmt(v, digits) for v in flat.tolist()) + "]"
+    finite = flat[np.isfinite(flat)] if arr.dtype.kind == "f" else flat
+    n_inf = flat.size - finite.size
+    rng = f"{fmt(finite.min(), digits)} … {fmt(finite.max(), digits)}" if finite.size else "none finite"
+    return f"{flat.size} values, {rng}" + (f" ({n_inf} non-finite)" if n_inf else "")
+
+
+_fmt = fmt
 
 
 def _jsonable(x: Any) -> Any:
+    """A JSON-safe copy of a measured value (non-finite floats as strings, large arrays summarised)."""
     if x is None or isinstance(x, (str, bool)):
         return x
-    arr = np.asarray(x)
-    if arr.dtype.kind in "biuf":
-        if arr.ndim == 0:
-            return arr.item()
-        if arr.size <= 64:
-            return arr.tolist()
-        return {"shape": list(arr.shape), "min": float(arr.min()), "max": float(arr.max())}
-    return str(x)
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and any(isinstance(v, (Mapping, str)) for v in x):
+        return [_jsonable(v) for v in x]
+    try:
+        arr = np.asarray(x)
+    except Exception:  # noqa: BLE001
+        return str(x)
+    if arr.dtype.kind not in "biuf":
+        return str(x)
+    if arr.ndim == 0:
+        v = arr.item()
+        return v if not (isinstance(v, float) and not math.isfinite(v)) else str(v)
+    if arr.size > 64:
+        f = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr.ravel()
+        return {"shape": list(arr.shape), "min": float(f.min()) if f.size else None,
+                "max": float(f.max()) if f.size else None}
+    return [_jsonable(v) for v in arr.tolist()]
 
 
 # --------------------------------------------------------------------------- comparison
-def _compare(
-    measured: Any,
-    expected: Any,
-    rtol: float | None,
-    atol: float | None,
-    lower: float | None,
-    upper: float | None,
-    predicate: Callable[[Any], bool] | None,
-    criterion: str | None,
-) -> tuple[bool, str]:
-    """Evaluate the check; return (passed, a description of the tolerance and the error)."""
-    modes = sum(x is not None for x in (predicate, lower if lower is not None else upper)) + (
-        rtol is not None or atol is not None
-    )
-    if modes == 0:
-        raise ValueError("give a tolerance: rtol/atol (with expected), lower/upper, or predicate")
-    if modes > 1:
-        raise ValueError("give exactly one kind of check: rtol/atol, lower/upper, or predicate")
+def _compare(measured: Any, expected: Any, tol: ledger.Tolerance, predicate: Callable | None,
+             fmt_args: Mapping[str, Any]) -> tuple[bool, str, np.ndarray | None]:
+    """Evaluate a registered tolerance. Returns (passed, the tolerance in words, the margin).
+
+    The margin is, elementwise, how far inside the criterion the measurement lies (negative:
+    outside), in the units of ``measured``; ``None`` for a predicate.
+    """
+    p = tol.params
+    if tol.mode == "predicate":
+        if predicate is None:
+            raise ValueError("predicate: this check's registered criterion needs a predicate(measured, tol)")
+        n_args = len([q for q in inspect.signature(predicate).parameters.values()
+                      if q.default is inspect.Parameter.empty])
+        if n_args != 2:
+            raise ValueError("predicate: take (measured, tol) and read every threshold from tol, the registered tolerance")
+        ok = bool(predicate(measured, dict(p)))
+        try:
+            desc = tol.criterion.format(**{k: fmt(v) for k, v in {**p, **fmt_args}.items()})
+        except KeyError as exc:
+            raise ValueError(f"fmt: the criterion needs {exc} (pass it in fmt=)") from None
+        return ok, desc, None
     if predicate is not None:
-        if not criterion:
-            raise ValueError("criterion: describe the predicate in words (it is shown in the report)")
-        return bool(predicate(measured)), criterion
-    if lower is not None or upper is not None:
-        m = np.asarray(measured, dtype=float)
-        ok = bool(np.all(np.isfinite(m)))
-        if lower is not None:
-            ok = ok and bool(np.all(m >= lower))
-        if upper is not None:
-            ok = ok and bool(np.all(m <= upper))
-        if lower is not None and upper is not None:
-            desc = f"in [{_fmt(lower)}, {_fmt(upper)}]"
-        elif lower is not None:
-            desc = f"≥ {_fmt(lower)}"
-        else:
-            desc = f"≤ {_fmt(upper)}"
-        return ok, desc
-    if expected is None:
-        raise ValueError("expected: a value is needed with rtol/atol")
-    for name, tol in (("rtol", rtol), ("atol", atol)):
-        if tol is not None and not (tol >= 0 and math.isfinite(tol)):
-            raise ValueError(f"{name}={tol!r} must be a finite number >= 0")
-    r = 0.0 if rtol is None else float(rtol)
-    a = 0.0 if atol is None else float(atol)
+        raise ValueError("predicate: this check's registered tolerance is numeric; do not pass a predicate")
     m = np.asarray(measured, dtype=float)
+    finite = np.isfinite(m)
+    if tol.mode == "bounds":
+        lo, hi = p.get("lower"), p.get("upper")
+        margins = []
+        if lo is not None:
+            margins.append(m - lo)
+        if hi is not None:
+            margins.append(hi - m)
+        margin = np.minimum.reduce(margins) if len(margins) > 1 else margins[0]
+        margin = np.where(finite, margin, -np.inf)
+        desc = (f"in [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None
+                else f"≥ {fmt(lo)}" if lo is not None else f"≤ {fmt(hi)}")
+        return bool(np.all(margin >= 0)), desc, margin
+    if expected is None:
+        raise ValueError("expected: this check's registered tolerance (rtol/atol) needs an expected value")
     e = np.asarray(expected, dtype=float)
+    r, a = float(p.get("rtol", 0.0)), float(p.get("atol", 0.0))
     try:
         diff = np.abs(m - e)
     except ValueError as exc:
         raise ValueError(f"measured {m.shape} and expected {e.shape} do not broadcast") from exc
-    finite = bool(np.all(np.isfinite(m)))
-    ok = finite and bool(np.all(diff <= a + r * np.abs(e)))
-    parts = []
-    if rtol is not None:
-        parts.append(f"rtol {rtol:.2g}")
-    if atol is not None:
-        parts.append(f"atol {atol:.2g}")
+    margin = np.where(finite, a + r * np.abs(e) - diff, -np.inf)
+    parts = [f"rtol {fmt(r, 2)}"] if "rtol" in p else []
+    parts += [f"atol {fmt(a, 2)}"] if "atol" in p else []
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.abs(e) > 0, diff / np.abs(e), np.where(diff > 0, np.inf, 0.0))
-    err = f"max |Δ| {_fmt(float(np.max(diff)))}"
-    if rtol is not None:
-        err += f", max rel {_fmt(float(np.max(rel)))}"
-    return ok, " + ".join(parts) + f" ({err})"
+    err = f"max rel. error {fmt(float(np.max(rel)))}" if "rtol" in p else f"max |Δ| {fmt(float(np.max(diff)))}"
+    return bool(np.all(margin >= 0)), " + ".join(parts) + f" ({err})", margin
+
+
+def _legacy_tolerance(rtol, atol, lower, upper, criterion) -> ledger.Tolerance:
+    params = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("lower", lower), ("upper", upper)) if v is not None}
+    return ledger.Tolerance(params=params, origin="here", reason="not yet registered", criterion=criterion)
 
 
 # --------------------------------------------------------------------------- the log
+_FORBIDDEN = ("rtol", "atol", "lower", "upper", "criterion", "statement", "paper_value", "verdict", "reason", "anchor")
+
+
 class ClaimLog:
-    """The claims one chapter checks.
+    """The checks one chapter runs.
 
     Parameters
     ----------
     chapter
-        The chapter's path relative to ``book/`` without suffix, e.g. ``"notation"`` or
-        ``"momentum/02_sde"``. It names the record file and the report's link.
+        The chapter's path relative to ``book/`` without suffix, e.g. ``"momentum/02_short_horizon"``.
+        It names the record file and the report's link, and selects the chapter's registered checks.
     directory
         Where to write records (default ``$SGDLAB_CLAIMS_DIR`` or ``_build/claims``).
     scale
-        The scale the claims ran at (default: :func:`sgdlab.scale.current`).
+        The scale the checks run at (default: :func:`sgdlab.scale.current`).
+    registry
+        The claim ledger (default: the book's, :func:`sgdlab.ledger.registry`).
 
-    Opening a log empties the chapter's record file, so a re-run never keeps a stale record.
+    Opening a log empties the chapter's record file and records each of its registered checks as
+    *not run*, so a re-run never keeps a stale record and a chapter that stops early loses nothing
+    silently.
 
     Examples
     --------
-    >>> log = ClaimLog("notation", directory=tmp)                     # doctest: +SKIP
-    >>> log.check("N.C1", measured=0.0, expected=0.0, atol=1e-12,     # doctest: +SKIP
-    ...           statement="the two SGDM forms give identical iterates")
+    >>> log = ClaimLog("notation")                               # doctest: +SKIP
+    >>> log.check("N.C1", measured=0.0, expected=0.0)            # doctest: +SKIP
     """
 
-    def __init__(self, chapter: str, *, directory: str | Path | None = None, scale: str | None = None):
+    def __init__(self, chapter: str, *, directory: str | Path | None = None, scale: str | None = None,
+                 registry: ledger.Registry | None = None):
         if not isinstance(chapter, str) or not chapter or chapter.startswith("/") or chapter.endswith(
             (".ipynb", ".md")
         ):
@@ -248,223 +271,303 @@ class ClaimLog:
         self.scale = _scale.validate(scale)
         self.directory = Path(directory) if directory is not None else claims_dir()
         self.path = self.directory / (chapter.replace("/", "__") + ".json")
+        self.registry = registry if registry is not None else ledger.registry()
+        self.status = "running"
         self.records: dict[str, ClaimRecord] = {}
+        for c in self.registry.for_chapter(chapter):
+            self.records[c.id] = self._blank(c)
         self._write()
 
     # ------------------------------------------------------------------ public
+    def tol(self, claim_id: str) -> dict[str, Any]:
+        """The registered tolerance of a check (its numbers, for a predicate or for the text)."""
+        return dict(self.registry.check(claim_id).tolerance.params)
+
     def check(
         self,
         claim_id: str,
         measured: Any,
         expected: Any = None,
         *,
-        statement: str,
-        rtol: float | None = None,
-        atol: float | None = None,
-        lower: float | None = None,
-        upper: float | None = None,
-        predicate: Callable[[Any], bool] | None = None,
-        criterion: str | None = None,
-        paper_value: str | None = None,
-        verdict: str = "reproduced",
-        reason: str | None = None,
-        anchor: str | None = None,
+        predicate: Callable[[Any, dict], bool] | None = None,
+        se: Any = None,
+        control_measured: Any = None,
+        control_expected: Any = None,
+        fmt: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        **legacy: Any,
     ) -> ClaimRecord:
-        """Check a claim that the chapter states as reproduced (or partly reproduced).
-
-        Exactly one kind of check is given: ``rtol``/``atol`` against ``expected``; ``lower``/``upper``
-        bounds on ``measured``; or ``predicate(measured) -> bool`` with ``criterion`` in words.
-        Non-finite measured values never pass a tolerance or bounds check.
+        """Run a registered check and record it.
 
         Parameters
         ----------
         claim_id
-            ``P<k>.C<n>`` (paper k), ``N.C<n>`` (notation) or ``S.C<n>`` (synthesis); a letter may
-            follow for sub-claims (``P2.C5b``).
+            A check id registered for this chapter (``"P2.C5b"``).
         measured, expected
-            Our value and the value it should have (scalars or arrays).
-        statement
-            The claim, in one sentence, as the report shows it.
-        paper_value
-            What the paper reports, in words or numbers (shown beside ours).
-        verdict
-            ``"reproduced"`` or ``"partly"`` (the latter needs ``reason``: what part does not hold).
-        anchor
-            The label of the section that checks the claim, for the report's link.
+            Our value, by the registered *measured* method, and the value it is compared with, by the
+            registered *expected* method (scalars, arrays, or for a predicate any object).
+        predicate
+            For a check registered with a ``criterion``: ``predicate(measured, tol) -> bool``, with
+            every threshold read from ``tol`` (the registered tolerance).
+        se
+            The standard error of ``measured`` (or of ``measured − expected``); required for a
+            statistical ``paper``/``finding`` check. The record states the tolerance in units of it.
+        control_measured, control_expected
+            For a check with a registered negative control: the natural wrong alternative, in place of
+            ``measured`` or of ``expected``, run through the same comparison. If it passes too, the
+            check is recorded as not discriminating and decides nothing.
+        fmt
+            Values for the ``{placeholders}`` of the registered statement and criterion.
+        data
+            For a full-scale check: the provenance of its data (``device``, ``date``, ``commit``,
+            ``fresh``). Stale data are recorded as *stale* and decide nothing.
 
         Raises
         ------
         ClaimFailed
-            If the check fails; the record is kept with verdict ``"failed"``.
+            If the outcome differs from the registered one; the record is kept as *failed*.
         ValueError
-            For a malformed id, verdict or tolerance.
+            For an unregistered id or one registered for another chapter, a tolerance passed here
+            instead of registered, a missing standard error or control, or a malformed value.
         """
-        if verdict not in ("reproduced", "partly"):
+        prefix, _, _ = parse_id(claim_id)
+        if claim_id not in self.registry.checks and prefix not in self.registry.prefixes():
+            return self._legacy_check(claim_id, measured, expected, predicate=predicate, **legacy)
+        bad = sorted(set(legacy) & set(_FORBIDDEN))
+        if bad:
             raise ValueError(
-                f"verdict={verdict!r}: check() takes 'reproduced' or 'partly'; use not_reproduced()"
+                f"{', '.join(bad)}: {claim_id}'s statement and tolerance are registered in "
+                f"book/claims/*.yml before the run; a chapter does not pass them"
             )
-        if verdict == "partly" and not reason:
-            raise ValueError("reason: a 'partly' verdict must say what does not reproduce")
-        passed, tol = _compare(measured, expected, rtol, atol, lower, upper, predicate, criterion)
-        rec = self._record(
-            claim_id, measured, expected, statement, paper_value, tol, passed,
-            verdict if passed else FAILED, reason, anchor,
-        )
-        if not passed:
+        if legacy:
+            raise TypeError(f"check() got unexpected keyword arguments {sorted(legacy)}")
+        c = self.registry.check(claim_id)
+        if c.chapter != self.chapter:
+            raise ValueError(f"claim_id={claim_id!r} is registered for chapter {c.chapter!r}, not {self.chapter!r}")
+        fmt_args = dict(fmt or {})
+        try:
+            statement = c.statement.format(**{k: _fmt(v) if not isinstance(v, str) else v
+                                              for k, v in fmt_args.items()})
+        except KeyError as exc:
+            raise ValueError(f"fmt: the statement of {claim_id} needs {exc}") from None
+        passed, tol_text, margin = _compare(measured, expected, c.tolerance, predicate, fmt_args)
+        # standard error
+        se_arr = None
+        if se is not None:
+            se_arr = np.asarray(se, dtype=float)
+            if se_arr.size == 0 or not np.all(np.isfinite(se_arr)) or np.any(se_arr < 0):
+                raise ValueError(f"se={se!r} must be finite and >= 0")
+        elif c.statistical and c.kind in ("paper", "finding"):
+            raise ValueError(f"se: {claim_id} is a statistical {c.kind} check; give its standard error")
+        tol_in_se = None
+        if se_arr is not None and margin is not None and c.tolerance.mode == "close":
+            p = c.tolerance.params
+            width = float(p.get("atol", 0.0)) + float(p.get("rtol", 0.0)) * np.abs(np.asarray(expected, dtype=float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(se_arr > 0, width / se_arr, np.inf)
+            tol_in_se = float(np.min(ratio))
+        elif se_arr is not None and margin is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(se_arr > 0, np.abs(margin) / se_arr, np.inf)
+            tol_in_se = float(np.min(ratio))
+        # negative control
+        control_passed = discriminates = control_text = None
+        if c.control:
+            if (control_measured is None) == (control_expected is None):
+                raise ValueError(
+                    f"control_measured/control_expected: {claim_id} registers the control "
+                    f"'{c.control}'; give exactly one"
+                )
+            cm = measured if control_measured is None else control_measured
+            ce = expected if control_expected is None else control_expected
+            control_passed, _, _ = _compare(cm, ce, c.tolerance, predicate, fmt_args)
+            discriminates = control_passed != passed
+            control_text = _fmt(control_measured if control_measured is not None else control_expected)
+        elif control_measured is not None or control_expected is not None:
+            raise ValueError(f"control_measured: {claim_id} registers no negative control; register it first")
+        want = c.expect == "pass"
+        stale = data is not None and not bool(data.get("fresh", False))
+        if stale:
+            verdict = STALE
+        elif passed == want:
+            verdict = c.verdict
+        else:
+            verdict = FAILED
+        rec = self._make(c, statement, measured, expected, tol_text, passed, verdict)
+        rec.se = _jsonable(se_arr) if se_arr is not None else None
+        rec.se_text = _fmt(se_arr) if se_arr is not None else None
+        if tol_in_se is not None and math.isfinite(tol_in_se):
+            rec.se_text += (f" (tolerance = {_fmt(tol_in_se, 2)} s.e.)" if c.tolerance.mode == "close"
+                            else f" ({_fmt(tol_in_se, 2)} s.e. {'inside' if passed else 'outside'} the bound)")
+        rec.tol_in_se = tol_in_se
+        rec.control_text = control_text
+        rec.control_passed = control_passed
+        rec.discriminates = discriminates
+        rec.data = _jsonable(dict(data)) if data is not None else None
+        if data is not None:
+            rec.scale = "full"
+        self.records[claim_id] = rec
+        self._write()
+        if verdict == FAILED:
+            what = "passes" if passed else "fails"
             raise ClaimFailed(
-                f"{claim_id} ({self.chapter}): {statement} — measured {rec.measured_text}, "
-                f"expected {rec.expected_text}, {tol}"
+                f"{claim_id} ({self.chapter}): {statement} — it now {what} its registered criterion "
+                f"(measured {rec.measured_text}, expected {rec.expected_text}, {tol_text}); the registry "
+                f"expects it to {c.expect}: revise the verdict and the text, not the tolerance"
             )
         return rec
 
-    def not_reproduced(
-        self,
-        claim_id: str,
-        measured: Any,
-        expected: Any = None,
-        *,
-        statement: str,
-        reason: str,
-        rtol: float | None = None,
-        atol: float | None = None,
-        lower: float | None = None,
-        upper: float | None = None,
-        predicate: Callable[[Any], bool] | None = None,
-        criterion: str | None = None,
-        paper_value: str | None = None,
-        anchor: str | None = None,
-    ) -> ClaimRecord:
-        """Record a claim that our reproduction does not support, with the reason.
+    def not_reproduced(self, claim_id: str, measured: Any, expected: Any = None, **kwargs: Any) -> ClaimRecord:
+        """Legacy form of a check expected to fail (parts without a registry only)."""
+        prefix, _, _ = parse_id(claim_id)
+        if claim_id in self.registry.checks or prefix in self.registry.prefixes():
+            raise ValueError(f"claim_id={claim_id!r}: registered checks use check(); the registry says 'expect: fail'")
+        return self._legacy_check(claim_id, measured, expected, _expect_fail=True, **kwargs)
 
-        The check describes the paper's claim as for :meth:`check`; here it is expected to **fail**.
-        If it passes, :class:`ClaimFailed` is raised: the claim now reproduces and the chapter's
-        text must change.
+    def close(self) -> None:
+        """Mark the chapter complete; a registered book-scale check it did not run is an error.
+
+        Raises
+        ------
+        ClaimFailed
+            If a registered check of this chapter was not run (full-scale checks may stay *not run*:
+            their data are not in ``data/`` yet).
         """
-        if not reason:
-            raise ValueError("reason: say why the claim does not reproduce")
-        passed, tol = _compare(measured, expected, rtol, atol, lower, upper, predicate, criterion)
-        rec = self._record(
-            claim_id, measured, expected, statement, paper_value, tol, passed,
-            FAILED if passed else "not reproduced", reason, anchor,
-        )
-        if passed:
-            raise ClaimFailed(
-                f"{claim_id} ({self.chapter}) is recorded as not reproduced, but it now passes its "
-                f"check ({tol}); update the chapter"
-            )
-        return rec
+        missing = [cid for cid, r in self.records.items()
+                   if r.verdict == NOT_RUN and self.registry.checks[cid].scale == "book"]
+        for cid, r in self.records.items():
+            if r.verdict == NOT_RUN:
+                r.reason = "no full-scale result in data/ yet" if cid not in missing else "the chapter never ran it"
+        self.status = "complete"
+        self._write()
+        if missing:
+            raise ClaimFailed(f"{self.chapter}: registered checks not run: {', '.join(missing)}")
 
     def summary(self) -> "VerdictTable":
-        """A table of this chapter's verdicts, to display at the end of the chapter."""
+        """Close the log and return a table of this chapter's verdicts, to show at its end."""
+        self.close()
         return VerdictTable([asdict(r) for r in self.records.values()], link=False)
 
     # ------------------------------------------------------------------ private
-    def _record(self, claim_id, measured, expected, statement, paper_value, tol, passed, verdict,
-                reason, anchor) -> ClaimRecord:
-        prefix, _, _ = parse_id(claim_id)
-        if not statement or not isinstance(statement, str):
-            raise ValueError("statement: describe the claim in one sentence")
-        rec = ClaimRecord(
-            id=claim_id,
-            paper=PAPERS[prefix],
-            statement=statement,
-            paper_value=paper_value or "—",
-            measured=_jsonable(measured),
-            expected=_jsonable(expected),
-            measured_text=_fmt(measured),
-            expected_text=_fmt(expected),
-            tolerance=tol,
-            passed=bool(passed),
-            verdict=verdict,
-            scale=self.scale,
-            chapter=self.chapter,
-            anchor=anchor,
-            reason=reason,
+    def _make(self, c: ledger.Check, statement, measured, expected, tol_text, passed, verdict) -> ClaimRecord:
+        return ClaimRecord(
+            id=c.id, paper=c.paper, kind=c.kind, statement=statement, paper_value=c.paper_value,
+            measured=_jsonable(measured), expected=_jsonable(expected),
+            measured_text=fmt(measured), expected_text=fmt(expected), tolerance=tol_text,
+            passed=None if passed is None else bool(passed), verdict=verdict,
+            scale=self.scale if c.scale == "book" else "full", chapter=self.chapter,
+            headline=c.headline, grade=c.grade, methods=dict(c.methods),
+            tolerance_origin=c.tolerance.describe(), control=c.control, anchor=c.anchor,
+            reason=c.reason if verdict not in (FAILED, NOT_RUN) else None,
         )
+
+    def _blank(self, c: ledger.Check) -> ClaimRecord:
+        tol = c.tolerance.criterion or ", ".join(f"{k} {fmt(v)}" for k, v in c.tolerance.params.items())
+        rec = self._make(c, re.sub(r"\{[^}]*\}", "…", c.statement), None, None, tol, None, NOT_RUN)
+        rec.reason = "the chapter stopped before this check"
+        return rec
+
+    def _legacy_check(self, claim_id, measured, expected, *, statement, rtol=None, atol=None, lower=None,
+                      upper=None, predicate=None, criterion=None, paper_value=None, verdict="reproduced",
+                      reason=None, anchor=None, _expect_fail=False) -> ClaimRecord:
+        # Transitional: parts whose registry does not exist yet (removed once every part has one).
+        modes = (predicate is not None) + (lower is not None or upper is not None) + (rtol is not None or atol is not None)
+        if modes != 1:
+            raise ValueError("give exactly one kind of tolerance: rtol/atol (with expected), lower/upper, or predicate")
+        if predicate is not None and not criterion:
+            raise ValueError("criterion: describe the predicate in words")
+        for name, t in (("rtol", rtol), ("atol", atol)):
+            if t is not None and not (t >= 0 and math.isfinite(t)):
+                raise ValueError(f"{name}={t!r} must be a finite number >= 0")
+        if verdict == "partly" and not reason:
+            raise ValueError("reason: a 'partly' verdict must say what does not reproduce")
+        if _expect_fail and not reason:
+            raise ValueError("reason: say why the claim does not reproduce")
+        tol = _legacy_tolerance(rtol, atol, lower, upper, criterion)
+        pred = (lambda m, t: predicate(m)) if predicate is not None else None
+        passed, tol_text, _ = _compare(measured, expected, tol, pred, {})
+        c = ledger.Check(id=claim_id, chapter=self.chapter, kind="unclassified", statement=statement,
+                         tolerance=tol, paper_value=paper_value or "—", reason=reason, anchor=anchor)
+        if _expect_fail:
+            v = FAILED if passed else "not reproduced"
+        else:
+            v = verdict if passed else FAILED
+        rec = self._make(c, statement, measured, expected, tol_text, passed, v)
+        rec.reason = reason
         self.records[claim_id] = rec
         self._write()
+        if v == FAILED:
+            raise ClaimFailed(f"{claim_id} ({self.chapter}): {statement} — measured {rec.measured_text}, "
+                              f"expected {rec.expected_text}, {tol_text}" + (" (now passes)" if _expect_fail else ""))
         return rec
 
     def _write(self) -> None:
         atomic_write_json(
             self.path,
-            {"chapter": self.chapter, "records": [asdict(r) for r in self.records.values()]},
+            {"chapter": self.chapter, "status": self.status,
+             "records": [asdict(r) for r in self.records.values()]},
         )
 
 
-# --------------------------------------------------------------------------- report
+# --------------------------------------------------------------------------- reading records
 def load(directory: str | Path | None = None) -> list[dict[str, Any]]:
-    """Read every record in ``directory`` (default: the claims folder), sorted by claim id."""
-    directory = Path(directory) if directory is not None else claims_dir()
-    out: list[dict[str, Any]] = []
-    if directory.is_dir():
-        for f in sorted(directory.glob("*.json")):
-            out.extend(json.loads(f.read_text())["records"])
-    return sorted(out, key=lambda r: sort_key(r["id"]))
+    """Every record in ``directory`` (default: the claims folder), sorted by id.
 
-
-_DECL_RE = re.compile(r"^\s*[-*]\s+\*\*((?:N|S|P[1-5])\.C\d+[a-z]?)\*\*\s*[:—–-]?\s*(.+?)\s*$")
-
-
-def declared(book_dir: str | Path = BOOK_DIR) -> dict[str, dict[str, str]]:
-    """Claims declared on the part index pages (``book/*/index.md``).
-
-    A declaration is a list item that starts with the bold id: ``- **P1.C3** statement``.
-
-    Returns
-    -------
-    dict
-        ``{id: {"statement": ..., "page": "<part>/index"}}``
+    Raises
+    ------
+    ValueError
+        Naming the file, if a record file is not a chapter's record.
     """
-    out: dict[str, dict[str, str]] = {}
-    for page in sorted(Path(book_dir).glob("*/index.md")):
-        for line in page.read_text(encoding="utf-8").splitlines():
-            m = _DECL_RE.match(line)
-            if m:
-                out[m.group(1)] = {
-                    "statement": m.group(2),
-                    "page": f"{page.parent.name}/index",
-                }
+    return sorted((r for f in _files(directory) for r in f["records"]), key=lambda r: sort_key(r["id"]))
+
+
+def chapter_status(directory: str | Path | None = None) -> dict[str, str]:
+    """``{chapter: "complete" | "running"}``; *running* after the build means the chapter failed."""
+    return {f["chapter"]: f.get("status", "complete") for f in _files(directory)}
+
+
+def _files(directory) -> list[dict]:
+    directory = Path(directory) if directory is not None else claims_dir()
+    out = []
+    for f in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            d = json.loads(f.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{f}: not a claim record file ({exc})") from None
+        if not isinstance(d, dict) or not isinstance(d.get("records"), list) or "chapter" not in d:
+            raise ValueError(f"{f}: not a claim record file (needs 'chapter' and 'records')")
+        out.append(d)
     return out
 
 
-def merge(records: list[Mapping[str, Any]], declared_claims: Mapping[str, Mapping[str, str]]) -> list[dict]:
-    """Records plus a *pending* row for each declared claim that no chapter checked.
-
-    A declared claim ``P2.C5`` counts as checked when ``P2.C5`` or any of its sub-claims
-    (``P2.C5a``, ``P2.C5b``, …) was checked.
-    """
-    rows = [dict(r) for r in records]
-    seen = {r["id"] for r in rows} | {r["id"].rstrip("abcdefghijklmnopqrstuvwxyz") for r in rows}
-    for cid, d in declared_claims.items():
-        if cid not in seen:
-            prefix, _, _ = parse_id(cid)
-            rows.append(
-                {
-                    "id": cid, "paper": PAPERS[prefix], "statement": d["statement"], "paper_value": "—",
-                    "measured_text": "—", "expected_text": "—", "tolerance": "—", "verdict": PENDING,
-                    "scale": "—", "chapter": d["page"], "anchor": None,
-                    "reason": "not yet checked by any chapter",
-                }
-            )
-    return sorted(rows, key=lambda r: sort_key(r["id"]))
+def unfinished(records: list[Mapping[str, Any]], status: Mapping[str, str]) -> list[dict]:
+    """Records of chapters that stopped early, marked *not run (chapter failed)*."""
+    out = []
+    for r in records:
+        r = dict(r)
+        if r["verdict"] == NOT_RUN and status.get(r["chapter"]) == "running":
+            r["reason"] = "chapter failed before this check"
+        out.append(r)
+    return out
 
 
-def counts(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Number of claims per paper and verdict."""
+def counts_by_kind(records: list[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """``{kind: {verdict: n}}``: never one total across kinds."""
     out: dict[str, dict[str, int]] = {}
-    for r in rows:
-        d = out.setdefault(r["paper"], {})
+    for r in records:
+        d = out.setdefault(r.get("kind", "unclassified"), {})
         d[r["verdict"]] = d.get(r["verdict"], 0) + 1
     return out
 
 
+# --------------------------------------------------------------------------- HTML
 _COLOURS = {
-    "reproduced": "#1b7837", "partly": "#b35806", "not reproduced": "#762a83",
-    FAILED: "#b2182b", PENDING: "#666666",
+    "supports": "#1b7837", "holds": "#1b7837", "supported": "#1b7837", "reproduced": "#1b7837",
+    "qualifies": "#b35806", "partly": "#b35806",
+    "contradicts": "#762a83", "contradicted": "#762a83", "not reproduced": "#762a83",
+    FAILED: "#b2182b", NOT_RUN: "#666666", STALE: "#666666", "not tested": "#666666",
+    "not decided": "#666666", "not run (chapter failed)": "#b2182b",
 }
-
-
 _DOLLAR_RE = re.compile(r"\$([^$]+)\$")
 
 
@@ -473,39 +576,139 @@ def _math(text: str) -> str:
     return _DOLLAR_RE.sub(r"\\(\1\\)", html.escape(text))
 
 
+def _badge(verdict: str) -> str:
+    return f"<b class='claim-verdict' style='color:{_COLOURS.get(verdict, '#000')}'>{html.escape(verdict)}</b>"
+
+
+def _row_html(r: Mapping[str, Any], *, link: bool, prefix: str = "", compact: bool = False) -> str:
+    e = html.escape
+    cid = e(r["id"])
+    if link:
+        href = f"{prefix}{r['chapter']}.html" + (f"#{r['anchor']}" if r.get("anchor") else "")
+        cid = f"<a href='{e(href)}'>{cid}</a>"
+    kind = r.get("kind", "")
+    tag = e(kind) + (f" · grade {e(r['grade'])}" if r.get("grade") else "")
+    if r.get("headline"):
+        tag += f" · {e(r['headline'])}"
+    verdict = r["verdict"]
+    if verdict == NOT_RUN and r.get("reason") == "chapter failed before this check":
+        verdict = "not run (chapter failed)"
+    if r.get("discriminates") is False:
+        verdict_html = _badge(verdict) + "<br><small style='color:#b2182b'>does not discriminate</small>"
+    else:
+        verdict_html = _badge(verdict)
+    details = []
+    if verdict not in (NOT_RUN, "not run (chapter failed)"):
+        meth = r.get("methods") or {}
+        ours = f"ours {e(str(r.get('measured_text', '—')))}"
+        if meth.get("measured"):
+            ours += f" <i>({_math(meth['measured'])})</i>"
+        exp = f"expected {e(str(r.get('expected_text', '—')))}"
+        if meth.get("expected"):
+            exp += f" <i>({_math(meth['expected'])})</i>"
+        details.append(ours + "; " + exp if r.get("expected_text") not in (None, "—") or meth.get("expected") else ours)
+        tol = f"criterion: {_math(str(r.get('tolerance', '—')))}"
+        if r.get("tolerance_origin"):
+            tol += f" — {_math(r['tolerance_origin'])}"
+        if r.get("se_text"):
+            tol += f"; s.e. {e(r['se_text'])}"
+        details.append(tol)
+        if r.get("control"):
+            cp = r.get("control_passed")
+            what = "passes too" if cp else "fails, as it should" if cp is False else "—"
+            details.append(f"negative control: {_math(r['control'])} ({e(str(r.get('control_text')))}) {what}")
+        if r.get("paper_value") not in (None, "—"):
+            details.append(f"paper: {_math(str(r['paper_value']))}")
+        if r.get("data"):
+            d = r["data"]
+            details.append("data: " + e(", ".join(f"{k} {d[k]}" for k in ("device", "date", "commit") if d.get(k))))
+    if r.get("reason"):
+        details.append(f"<b>why:</b> {_math(r['reason'])}")
+    det = "".join(f"<br><small>{d}</small>" for d in details)
+    return (f"<tr><td>{verdict_html}</td><td>{cid}<br><small>{tag}</small></td>"
+            f"<td>{_math(r['statement'])}{det}</td></tr>")
+
+
 class VerdictTable:
-    """An HTML table of claim rows (rendered by Jupyter and by the book)."""
+    """An HTML table of check records, verdict first, three columns that fit the text column."""
 
     def __init__(self, rows: list[Mapping[str, Any]], *, link: bool = True, prefix: str = ""):
-        self.rows = list(rows)
+        self.rows = sorted((dict(r) for r in rows), key=lambda r: sort_key(r["id"]))
         self.link = link
         self.prefix = prefix
 
     def _repr_html_(self) -> str:
-        e = html.escape
-        head = (
-            "<div class='mathjax_process'><table class='claims-table'><thead><tr><th>id</th><th>claim</th><th>paper</th>"
-            "<th>ours</th><th>expected</th><th>tolerance</th><th>verdict</th><th>scale</th></tr>"
-            "</thead><tbody>"
-        )
-        body = []
-        for r in self.rows:
-            cid = e(r["id"])
-            if self.link:
-                href = f"{self.prefix}{r['chapter']}.html" + (f"#{r['anchor']}" if r.get("anchor") else "")
-                cid = f"<a href='{e(href)}'>{cid}</a>"
-            verdict = r["verdict"]
-            colour = _COLOURS.get(verdict, "#000")
-            why = f"<br><small>{e(r['reason'])}</small>" if r.get("reason") else ""
-            body.append(
-                f"<tr><td>{cid}</td><td>{_math(r['statement'])}</td><td>{e(str(r.get('paper_value', '—')))}</td>"
-                f"<td>{e(str(r.get('measured_text', '—')))}</td><td>{e(str(r.get('expected_text', '—')))}</td>"
-                f"<td>{e(str(r.get('tolerance', '—')))}</td>"
-                f"<td><b style='color:{colour}'>{e(verdict)}</b>{why}</td><td>{e(str(r.get('scale', '—')))}</td></tr>"
-            )
-        return head + "".join(body) + "</tbody></table></div>"
+        head = ("<div class='mathjax_process claims-wrap'><table class='claims-table'><thead><tr>"
+                "<th>verdict</th><th>check</th><th>what it tests</th></tr></thead><tbody>")
+        body = "".join(_row_html(r, link=self.link, prefix=self.prefix) for r in self.rows)
+        return head + body + "</tbody></table></div>"
 
     def __str__(self) -> str:
-        return "\n".join(f"{r['id']:8} {r['verdict']:15} {r['statement']}" for r in self.rows)
+        return "\n".join(f"{r['id']:8} {r.get('kind', ''):10} {r['verdict']:12} {r['statement']}" for r in self.rows)
 
     __repr__ = __str__
+
+
+class HeadlineTable:
+    """The headline claims with their verdicts at book and full scale, grade and source status."""
+
+    def __init__(self, records: list[Mapping[str, Any]], registry: ledger.Registry | None = None, *,
+                 prefix: str = "", only: str | None = None):
+        self.registry = registry if registry is not None else ledger.registry()
+        self.records = list(records)
+        self.prefix = prefix
+        self.only = only
+        self.book = ledger.headline_verdicts(self.records, self.registry, "book")
+        self.full = ledger.headline_verdicts(self.records, self.registry, "full")
+
+    def _cell(self, hv: ledger.HeadlineVerdict) -> str:
+        note = f"<br><small>{html.escape(hv.note)}</small>" if hv.note else ""
+        return _badge(hv.verdict) + note
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for h in sorted(self.registry.headlines.values(), key=lambda h: sort_key(h.id)):
+            if self.only and not h.id.startswith(self.only + "."):
+                continue
+            b, f = self.book[h.id], self.full[h.id]
+            cid = e(h.id)
+            decider = sorted(b.deciding or f.deciding, key=lambda r: ledger.GRADES.index(r.get("grade") or "C"))
+            if decider:
+                r0 = decider[0]
+                href = f"{self.prefix}{r0['chapter']}.html" + (f"#{r0['anchor']}" if r0.get("anchor") else "")
+                cid = f"<a href='{e(href)}'>{cid}</a>"
+            grade = b.grade or f.grade or "—"
+            rows.append(
+                f"<tr><td>{cid}</td><td>{_math(h.claim)}</td><td>{self._cell(b)}</td><td>{self._cell(f)}</td>"
+                f"<td>{e(grade)}</td><td>{e(h.source)}</td></tr>"
+            )
+        return ("<div class='mathjax_process claims-wrap'><table class='claims-table headline-table'><thead><tr>"
+                "<th>claim</th><th>headline claim</th><th>book</th><th>full</th><th>grade</th><th>source</th>"
+                "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+
+
+def report_html(records: list[Mapping[str, Any]], *, prefix: str = "") -> str:
+    """Per paper, the checks grouped by kind in collapsible sections."""
+    out = []
+    by_paper: dict[str, list] = {}
+    for r in records:
+        by_paper.setdefault(parse_id(r["id"])[0], []).append(r)
+    for p in PAPERS:
+        recs = by_paper.get(p)
+        if not recs:
+            continue
+        kinds = counts_by_kind(recs)
+        summ = "; ".join(f"{k}: {sum(v.values())}" for k, v in sorted(kinds.items(), key=lambda kv: _kind_rank(kv[0])))
+        out.append(f"<h3>{html.escape(PAPERS[p])}</h3><p><small>{html.escape(summ)}</small></p>")
+        for kind in sorted(kinds, key=_kind_rank):
+            rows = [r for r in recs if r.get("kind", "unclassified") == kind]
+            vs = ", ".join(f"{n} {v}" for v, n in sorted(kinds[kind].items()))
+            out.append(f"<details class='claims-kind'><summary><b>{html.escape(kind)}</b> checks ({len(rows)}: {html.escape(vs)})"
+                       f"</summary>{VerdictTable(rows, prefix=prefix)._repr_html_()}</details>")
+    return "".join(out)
+
+
+def _kind_rank(kind: str) -> int:
+    order = list(KINDS) + ["unclassified"]
+    return order.index(kind) if kind in order else len(order)
