@@ -1,4 +1,4 @@
-"""``python -m sgdlab.experiments list | run NAME [--scale full] [--device cuda] [--shard i/n]``."""
+"""``python -m sgdlab.experiments list | run NAME [--scale full] [--device cuda] [--shard i/n] | suite [--budget S]``."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +21,22 @@ def main(argv=None) -> int:
     r.add_argument("--data-dir", default=None, help=f"results folder (default: ${_runner.ENV_DATA_OUT} or data/)")
     r.add_argument("--force", action="store_true", help="recompute points that are already done")
     r.add_argument("--no-progress", action="store_true")
+    su = sub.add_parser("suite", help="run every full-scale experiment within a time budget, most valuable first")
+    su.add_argument("--scale", choices=["book", "full"], default="full")
+    su.add_argument("--device", default=None, help="torch device (default: cuda if present, else cpu)")
+    su.add_argument("--budget", type=float, default=480.0, help="seconds for the whole suite (default 480)")
+    su.add_argument("--dry-run", action="store_true", help="print the planned work and estimated times; run nothing")
+    su.add_argument("--only", default=None, help="comma-separated experiment names (default: the whole suite)")
+    su.add_argument("--data-dir", default=None, help="results folder (default: data/)")
+    su.add_argument("--pack", default=None, help="also write the suite's results to this .tar.gz")
     a = ap.parse_args(argv)
+    if a.cmd == "suite":
+        from . import suite
+        from .. import device as _device
+
+        if a.device is None:
+            a.device = str(_device.default())
+        return suite.main(a)
     if a.cmd == "list":
         errors = registry.discover()
         for name in registry.names():

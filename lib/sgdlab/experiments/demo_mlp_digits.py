@@ -55,6 +55,21 @@ def summarize(cfg, pairs):
     return {"final_test_accuracy": out}
 
 
+# --------------------------------------------------------------------------- suite planning
+def estimate(cfg):
+    """Planned work: per learning rate, ``seeds`` MLPs (vmap) for ``steps`` steps on the digits."""
+    from ._cost import Work, mlp_macs, train_flops
+
+    return Work(points=len(cfg["lrs"]), runs=len(cfg["lrs"]) * int(cfg["seeds"]),
+                seq_steps=len(cfg["lrs"]) * int(cfg["steps"]),
+                flops=train_flops(mlp_macs(cfg["widths"]), len(cfg["lrs"]) * int(cfg["seeds"]) * int(cfg["steps"])
+                                  * int(cfg["batch_size"])), step_s=3e-4, precision="fp32")
+
+
+def tiny(cfg):
+    """One learning rate, two seeds, a few steps."""
+    return {**cfg, "lrs": cfg["lrs"][:1], "seeds": 2, "steps": 4, "eval_every": 2}
+
 EXPERIMENT = register(Experiment(
     name="demo_mlp_digits",
     description="digits MLP: final test accuracy vs learning rate (seeds as one vmap ensemble)",

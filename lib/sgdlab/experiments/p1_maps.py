@@ -34,9 +34,9 @@ CONFIGS = {
     "book": {"dataset": "fashion", "n_train": 48, "data_seed": 0, "steps": 40, "runs": 4, "seed": 0,
              "alphas": np.linspace(0.2, 3.0, 6).round(6).tolist(), "betas": [-0.5, 0.0, 0.5, 0.8],
              "batch_sizes": [4]},
-    "full": {"dataset": "fashion", "n_train": 1000, "data_seed": 0, "steps": 10_000, "runs": 8, "seed": 0,
-             "alphas": np.linspace(0.04, 4.0, 100).round(6).tolist(),
-             "betas": np.linspace(-0.98, 0.98, 50).round(6).tolist(), "batch_sizes": [1, 10, 100, 1000]},
+    "full": {"dataset": "fashion", "n_train": 1000, "data_seed": 0, "steps": 3000, "runs": 8, "seed": 0,
+             "alphas": np.linspace(0.1, 4.0, 40).round(6).tolist(),
+             "betas": np.linspace(-0.95, 0.95, 20).round(6).tolist(), "batch_sizes": [10, 100]},
 }
 
 
@@ -144,6 +144,25 @@ def plot_summary(results, ax, batch: int = 0):
     plotting.source_note(ax, "sgdlab.experiments.p1_maps")
     return ax
 
+
+# --------------------------------------------------------------------------- suite planning
+def estimate(cfg):
+    """Planned work: per (B, β) point, ``len(alphas) × runs`` linearised runs for ``steps`` steps."""
+    from ._cost import Work
+
+    N, T = int(cfg["n_train"]), int(cfg["steps"])
+    runs = len(cfg["alphas"]) * int(cfg["runs"])
+    pts = len(grid(cfg))
+    flops = 4.0 * T * N * runs * sum(int(b) for b in cfg["batch_sizes"]) * len(cfg["betas"])
+    return Work(points=pts, runs=runs * pts, seq_steps=pts * T, flops=flops, step_s=2e-4, precision="fp64",
+                note="cut from 100 × 50 (α, β) at B ∈ {1, 10, 100, 1000}, 10⁴ steps: the map's boundary at "
+                     "two batch sizes decides P1.H2")
+
+
+def tiny(cfg):
+    """One (B, β) point, three learning rates, a few steps, on 64 training points."""
+    return {**cfg, "n_train": 64, "steps": 5, "runs": 2, "alphas": cfg["alphas"][:3], "betas": cfg["betas"][:1],
+            "batch_sizes": [cfg["batch_sizes"][0]]}
 
 EXPERIMENT = register(Experiment(
     name="p1_maps",

@@ -30,9 +30,9 @@ CONFIGS = {
     "book": {"dataset": "fashion", "n_train": 256, "n_test": 128, "blocks": [1, 1], "widths": [4, 8],
              "dtype": "float32", "batch_size": 32, "lr": 0.2, "momentum": 0.9, "svag_ls": [1, 2],
              "epochs": 2, "milestone_epochs": [1], "decay": 0.1, "seeds": 2, "n_evals": 2},
-    "full": {"dataset": "fashion", "n_train": None, "n_test": None, "blocks": [5, 5, 5], "widths": [16, 32, 64],
-             "dtype": "float32", "batch_size": 512, "lr": 0.2, "momentum": 0.9, "svag_ls": [1, 2, 4, 8],
-             "epochs": 160, "milestone_epochs": [80, 120], "decay": 0.1, "seeds": 3, "n_evals": 80},
+    "full": {"dataset": "fashion", "n_train": None, "n_test": None, "blocks": [2, 2, 2], "widths": [16, 32, 64],
+             "dtype": "float32", "batch_size": 512, "lr": 0.2, "momentum": 0.9, "svag_ls": [1, 2, 8],
+             "epochs": 16, "milestone_epochs": [8, 12], "decay": 0.1, "seeds": 2, "n_evals": 16},
 }
 
 
@@ -93,6 +93,26 @@ def plot_summary(results, ax):
     plotting.source_note(ax, "sgdlab.experiments.p2_svag")
     return ax
 
+
+# --------------------------------------------------------------------------- suite planning
+def estimate(cfg):
+    """Planned work: per ℓ, SGD and SGDM × ``seeds`` ResNets (vmap), two batches per SVAG step."""
+    from ._cost import Work, resnet_macs, train_flops
+
+    n = 60_000 if cfg["n_train"] is None else int(cfg["n_train"])
+    macs = resnet_macs(cfg["blocks"], cfg["widths"])
+    L = len(cfg["svag_ls"])
+    steps = int(cfg["epochs"]) * (n // int(cfg["batch_size"])) * L
+    samples = 2 * int(cfg["epochs"]) * n * 2 * int(cfg["seeds"]) * L
+    return Work(points=L, runs=2 * int(cfg["seeds"]) * L, seq_steps=steps, flops=train_flops(macs, samples * 1.1),
+                step_s=3e-3, precision="tf32",
+                note="float32, TF32 convolutions; cut from ResNet-32, ℓ ∈ {1, 2, 4, 8} × 160 epochs × 3 seeds")
+
+
+def tiny(cfg):
+    """One ℓ of the full ResNet on 256 images, one epoch."""
+    return {**cfg, "n_train": 256, "n_test": 64, "epochs": 1, "milestone_epochs": [], "batch_size": 64,
+            "svag_ls": cfg["svag_ls"][-1:], "seeds": 1, "n_evals": 2}
 
 EXPERIMENT = register(Experiment(
     name="p2_svag",

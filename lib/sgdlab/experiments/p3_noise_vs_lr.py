@@ -43,10 +43,10 @@ CONFIGS = {
              "gd_n_train": 600, "gd_lr_large": 0.2, "gd_lr_small": 0.02, "gd_steps_explore": 40,
              "gd_steps_refine": 20, "gd_long_factor": 2, "gd_eval_every": 10},
     "full": {**_COMMON, "models": ["mlp", "cnn"], "n_train": 60_000, "n_test": 10_000, "widths": [784, 256, 256, 10],
-             "cnn_channels": [32, 64], "cnn_hidden": 256, "seeds": 3, "epochs_explore": 8, "epochs_refine": 4,
-             "long_factor": 4, "eval_every_epochs": 1,
-             "gd_n_train": 10_000, "gd_lr_large": 0.2, "gd_lr_small": 0.02, "gd_steps_explore": 2000,
-             "gd_steps_refine": 1000, "gd_long_factor": 4, "gd_eval_every": 100},
+             "cnn_channels": [32, 64], "cnn_hidden": 256, "seeds": 4, "epochs_explore": 3, "epochs_refine": 1,
+             "long_factor": 2, "eval_every_epochs": 1,
+             "gd_n_train": 4000, "gd_lr_large": 0.2, "gd_lr_small": 0.02, "gd_steps_explore": 600,
+             "gd_steps_refine": 300, "gd_long_factor": 2, "gd_eval_every": 100},
 }
 SGD_ARM_NAMES = ("large_then_small", "small", "small_amplified", "small_long")
 GD_ARM_NAMES = ("gd_large_then_small", "gd_small", "gd_small_amplified", "gd_small_long")
@@ -174,6 +174,42 @@ def plot_summary(summary, ax=None):
     plotting.source_note(ax, "sgdlab.experiments.p3_noise_vs_lr.plot_summary")
     return ax
 
+
+# --------------------------------------------------------------------------- suite planning
+def _fwd_macs(model, cfg):
+    from ._cost import cnn_macs, mlp_macs
+
+    return mlp_macs(cfg["widths"]) if model == "mlp" else cnn_macs(cfg["cnn_channels"], cfg["cnn_hidden"])
+
+
+def estimate(cfg):
+    """Planned work per model: the SGD protocol (explore, refine, long control, noise arm; seeds in vmap)
+    and the full-batch GD protocol on ``gd_n_train`` images."""
+    from ._cost import Work, train_flops
+
+    n, B, S = int(cfg["n_train"]), int(cfg["batch_size"]), int(cfg["seeds"])
+    spe = n // B
+    t1, t2 = int(cfg["epochs_explore"]) * spe, int(cfg["epochs_refine"]) * spe
+    t3 = (int(cfg["long_factor"]) - 1) * (t1 + t2)
+    g1, g2 = int(cfg["gd_steps_explore"]), int(cfg["gd_steps_refine"])
+    g3 = (int(cfg["gd_long_factor"]) - 1) * (g1 + g2)
+    steps, flops = 0, 0.0
+    for m in cfg["models"]:
+        macs = _fwd_macs(m, cfg)
+        steps += 2 * t1 + 3 * t2 + t3 + 2 * g1 + 3 * g2 + g3
+        flops += train_flops(macs, B * S * (3 * t1 + 4 * t2 + t3)) * 1.2
+        flops += train_flops(macs, int(cfg["gd_n_train"]) * S * (3 * g1 + 4 * g2 + g3))
+    return Work(points=len(cfg["models"]), runs=len(cfg["models"]) * 5 * S, seq_steps=steps, flops=flops,
+                step_s=8e-4, precision="tf32",
+                note="float32, TF32 convolutions: the claim compares test accuracies of arms; cut from 8 + 4 "
+                     "epochs × 4 (long control), 3 seeds, and full-batch GD on 10⁴ images for 3000 steps")
+
+
+def tiny(cfg):
+    """The CNN of the full configuration on 256 images: one epoch each phase, a few GD steps."""
+    return {**cfg, "models": [cfg["models"][-1]], "n_train": 256, "n_test": 64, "seeds": 1, "epochs_explore": 1,
+            "epochs_refine": 1, "long_factor": 2, "gd_n_train": 128, "gd_steps_explore": 3, "gd_steps_refine": 2,
+            "gd_long_factor": 2, "gd_eval_every": 5}
 
 EXPERIMENT = register(Experiment(
     name="p3_noise_vs_lr",

@@ -303,10 +303,10 @@ CONFIGS = {
              "lr": 0.1, "batch_sizes": [8, 32, 128], "collapse": [[0.05, 16], [0.2, 64]], "seeds": [0, 1, 2],
              "escape_from": 128, "escape_batches": [4, 8, 16, 32], "fraction": 0.75, "every": 10,
              "horizon": 300, "n_probes": 20},
-    "full": {"n_train": 10000, "n_test": 2000, "pool": 1, "model": "cnn", "widths": [784, 10], "time": 200.0,
-             "lr": 0.05, "batch_sizes": [32, 128, 512, 2048], "collapse": [[0.025, 16], [0.1, 64]],
-             "seeds": [0, 1, 2], "escape_from": 2048, "escape_batches": [16, 32, 64, 128, 256],
-             "fraction": 0.75, "every": 20, "horizon": 4000, "n_probes": 50, "n_hessian": 2000},
+    "full": {"n_train": 10000, "n_test": 2000, "pool": 1, "model": "cnn", "widths": [784, 10], "time": 100.0,
+             "lr": 0.05, "batch_sizes": [32, 256, 2048], "collapse": [[0.025, 16], [0.1, 64]],
+             "seeds": [0, 1], "escape_from": 2048, "escape_batches": [32, 128, 512],
+             "fraction": 0.75, "every": 40, "horizon": 2000, "n_probes": 30, "n_hessian": 2000},
 }
 
 
@@ -336,6 +336,35 @@ def run_point(point, cfg, device):
         esc.append({"batch_size": int(b), "steps": r.steps, "escaped": r.escaped, "lam_path": r.lam_path.tolist()})
     return {"sharpness": rows, "escape": esc}
 
+
+# --------------------------------------------------------------------------- suite planning
+def estimate(cfg):
+    """Planned work per seed: one training run per (η, B) for SDE time ``time``, Lanczos sharpness after
+    each, and the escape runs from the large-batch minimum with a λ_max check every ``every`` steps."""
+    from ._cost import Work, cnn_macs, hvp_flops, mlp_macs, train_flops
+
+    macs = cnn_macs((16, 32), 128) if cfg["model"] == "cnn" else mlp_macs(cfg["widths"])
+    runs = [(cfg["lr"], b) for b in cfg["batch_sizes"]] + [tuple(p) for p in cfg["collapse"]]
+    nh = int(cfg.get("n_hessian") or cfg["n_train"])
+    S = len(cfg["seeds"])
+    train_steps = sum(int(round(cfg["time"] / lr)) for lr, _ in runs)
+    train_samples = sum(int(round(cfg["time"] / lr)) * int(b) for lr, b in runs)
+    esc_steps = len(cfg["escape_batches"]) * int(cfg["horizon"])
+    esc_samples = int(cfg["horizon"]) * sum(int(b) for b in cfg["escape_batches"])
+    hvps = len(runs) * 2 * int(cfg["n_probes"]) + len(cfg["escape_batches"]) * (int(cfg["horizon"]) // int(cfg["every"])) * 10
+    flops = S * (train_flops(macs, train_samples + esc_samples) + hvp_flops(macs, hvps * nh))
+    return Work(points=S, runs=S * (len(runs) + len(cfg["escape_batches"])), seq_steps=S * (train_steps + esc_steps + hvps),
+                flops=flops, step_s=6e-4, hvps=S * hvps, precision="fp32",
+                note="float32 training, Lanczos in float32 (λ_max to ~3 digits is enough for a ranking in η/B); "
+                     "cut from 4 batch sizes, SDE time 200, 3 seeds, 5 escape batch sizes to 4000 steps")
+
+
+def tiny(cfg):
+    """One seed of the full CNN on 256 images: SDE time of a few steps, a short escape run."""
+    lr = float(cfg["lr"])
+    return {**cfg, "n_train": 256, "n_test": 64, "time": 4 * lr, "batch_sizes": [64], "escape_from": 64,
+            "collapse": [], "seeds": cfg["seeds"][:1], "escape_batches": cfg["escape_batches"][:1], "every": 2,
+            "horizon": 4, "n_probes": 4, "n_hessian": 128}
 
 EXPERIMENT = register(Experiment(
     name="p4_sharpness",

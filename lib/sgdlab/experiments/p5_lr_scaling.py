@@ -46,9 +46,9 @@ CONFIGS = {
              "usable_factor": 2.0, "tail_fraction": 0.25, "n_tail_evals": 2, "max_members": 64,
              "fit_max_batch": 16},
     "full": {"dataset": "fashion", "n_train": None, "channels": [16, 32], "hidden": 128, "dtype": "float32",
-             "batch_sizes": [2 ** k for k in range(4, 13)], "steps": 2000, "seeds": 2, "sampling": "epoch",
-             "lrs": {"sgd": _SGD_GRID, "adam": _ADAM_GRID},
-             "usable_factor": 2.0, "tail_fraction": 0.25, "n_tail_evals": 5, "max_members": 18,
+             "batch_sizes": [16, 64, 256, 1024, 4096], "steps": 1000, "seeds": 2, "sampling": "epoch",
+             "lrs": {"sgd": _SGD_GRID[6::2], "adam": _ADAM_GRID[6::2]},
+             "usable_factor": 2.0, "tail_fraction": 0.25, "n_tail_evals": 5, "max_members": 22,
              "fit_max_batch": 256},
 }
 
@@ -215,6 +215,31 @@ def plot_thresholds(results: Mapping, ax):
     plotting.source_note(ax, "sgdlab.experiments.p5_lr_scaling.plot_thresholds")
     return ax
 
+
+# --------------------------------------------------------------------------- suite planning
+def estimate(cfg):
+    """Planned work per (optimiser, B): the learning-rate grid × seeds as vmap ensembles of ``max_members``."""
+    from ._cost import Work, cnn_macs, train_flops
+
+    macs = cnn_macs(cfg["channels"], cfg["hidden"])
+    T, S, k = int(cfg["steps"]), int(cfg["seeds"]), int(cfg["max_members"])
+    steps = flops = 0
+    for o in OPTIMIZERS:
+        members = len(cfg["lrs"][o]) * S
+        chunks = -(-members // k)
+        for b in cfg["batch_sizes"]:
+            steps += chunks * T
+            flops += train_flops(macs, T * int(b) * members) * 1.1
+    return Work(points=len(grid(cfg)), runs=sum(len(cfg["lrs"][o]) * S for o in OPTIMIZERS) * len(cfg["batch_sizes"]),
+                seq_steps=int(steps), flops=flops, step_s=1.2e-3, precision="tf32",
+                note="float32, TF32 convolutions: thresholds are read on a √2-spaced lr grid (here 2×); cut from "
+                     "9 batch sizes × 27 lrs, 2000 steps")
+
+
+def tiny(cfg):
+    """One (optimiser, B) point of the full CNN: three learning rates, a few steps, on 256 images."""
+    return {**cfg, "n_train": 256, "batch_sizes": [cfg["batch_sizes"][0]], "steps": 4, "seeds": 1,
+            "lrs": {"sgd": cfg["lrs"]["sgd"][:3], "adam": []}, "n_tail_evals": 2, "fit_max_batch": cfg["batch_sizes"][0]}
 
 EXPERIMENT = register(Experiment(
     name="p5_lr_scaling",
