@@ -19,6 +19,31 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _kernels_start_in_the_repository_root():
+    """nbval starts each notebook's kernel in the notebook's folder; the book build does too. Starting
+    nbval's kernels in the repository root instead (as Thebe and Binder do) makes the two runs of every
+    chapter cover both working directories: a chapter that depends on its folder fails one of them."""
+    try:
+        from nbval import kernel as _nbk
+    except ImportError:  # pragma: no cover - nbval is a test dependency
+        return
+    init = _nbk.RunningKernel.__init__
+    if getattr(init, "_sgdlab_root_cwd", False):
+        return
+
+    def __init__(self, kernel_name, cwd=None, *args, **kwargs):
+        init(self, kernel_name, ROOT, *args, **kwargs)
+
+    __init__._sgdlab_root_cwd = True
+    _nbk.RunningKernel.__init__ = __init__
+
+
+_kernels_start_in_the_repository_root()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
     """Unit tests use tiny problems: one torch thread is faster than two on a small shared CPU."""
