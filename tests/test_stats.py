@@ -46,7 +46,8 @@ def test_plot_helpers_draw_lines_and_markers():
     assert line.get_label() == "GF (theory)" and line.get_linestyle() == "-"
     assert marks.get_label() == "SGD (simulation)" and marks.get_linestyle() == "None"
     plotting.simulation(ax, [1, 2], [1, 2], yerr=[0.1, 0.1], label="x", i=3)
+    (exact,) = plotting.simulation(ax, [1, 2], [1, 2], label="exact recursion")
+    assert exact.get_label() == "exact recursion", "an exact quantity drawn as markers is not called a simulation"
     plotting.band(ax, [1, 2], [0, 0], [1, 1])
-    plotting.source_note(ax, "drawn by test")
     plt.close(fig)
     assert len(set(plotting.PALETTE)) == len(plotting.PALETTE)

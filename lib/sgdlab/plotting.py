@@ -51,6 +51,18 @@ def use_style() -> None:
     """
     _inline_in_kernel()
     mpl.rcParams.update(STYLE)
+    _retina()
+
+
+def _retina() -> None:
+    """Inline figures as PNG at twice the resolution, displayed at their nominal size (HiDPI screens)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def _inline_in_kernel() -> None:
@@ -79,9 +91,20 @@ def theory(ax, x, y, *, label: str | None = None, i: int = 0, **kw):
     return ax.plot(x, y, label=label, **kw)
 
 
+#: Words that say what a marker series is; a label with none of them gets " (simulation)".
+_SAYS_WHAT = ("sim", "measured", "exact", "theory", "recursion", "formula", "closed form", "quadrature",
+              "prediction", "predicted", "runs", "run ", "monte carlo", "network", "data", "observed", "fit")
+
+
 def simulation(ax, x, y, *, yerr=None, label: str | None = None, i: int = 0, **kw):
-    """Draw simulated or measured data: markers, with error bars when ``yerr`` is given."""
-    if label and "sim" not in label and "measured" not in label:
+    """Draw computed points (simulation, measurement, or an exact value at discrete points): markers,
+    with error bars when ``yerr`` is given.
+
+    A ``label`` that does not say what the points are (none of "simulation", "measured", "exact",
+    "recursion", "formula", "theory", …) gets the suffix " (simulation)"; an exact or theoretical
+    quantity drawn as markers keeps its own word.
+    """
+    if label and not any(w in label.lower() for w in _SAYS_WHAT):
         label = f"{label} (simulation)"
     kw.setdefault("color", color(i))
     kw.setdefault("marker", MARKERS[i % len(MARKERS)])
@@ -97,7 +120,4 @@ def band(ax, x, lo, hi, *, i: int = 0, alpha: float = 0.2, **kw):
     return ax.fill_between(x, lo, hi, color=color(i), alpha=alpha, linewidth=0, **kw)
 
 
-def source_note(ax, text: str) -> None:
-    """Write a small provenance line in the axes' lower right corner (e.g. which function drew it)."""
-    ax.annotate(text, xy=(1, 0), xycoords="axes fraction", xytext=(-2, 2), textcoords="offset points",
-                ha="right", va="bottom", fontsize="x-small", color="0.4")
+

@@ -90,7 +90,6 @@ def plot_summary(results, ax):
     ax.set_xticks(ls, [f"{int(v)}" for v in ls])
     ax.xaxis.set_minor_formatter(__import__("matplotlib").ticker.NullFormatter())
     ax.legend()
-    plotting.source_note(ax, "sgdlab.experiments.p2_svag")
     return ax
 
 

@@ -329,7 +329,6 @@ def plot_lambda_max(results: Mapping, ax):
     ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.legend(fontsize="small")
-    plotting.source_note(ax, "sgdlab.experiments.p5_batch_hessian_slq.plot_lambda_max")
     return ax
 
 
@@ -354,7 +353,6 @@ def plot_spectra(results: Mapping, ax, *, index: int = -1, batch_sizes: Sequence
     ax.set(yscale="log", xlabel=r"eigenvalue $\lambda$", ylabel="SLQ density",
            title=f"{results['scale']} scale, epoch {ep}")
     ax.legend(fontsize="small")
-    plotting.source_note(ax, "sgdlab.experiments.p5_batch_hessian_slq.plot_spectra")
     return ax
 
 

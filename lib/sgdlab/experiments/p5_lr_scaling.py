@@ -212,7 +212,6 @@ def plot_thresholds(results: Mapping, ax):
            title=f"{results['scale']} scale: CNN on Fashion-MNIST")
     _batch_ticks(ax, results["config"]["batch_sizes"])
     ax.legend(fontsize="small")
-    plotting.source_note(ax, "sgdlab.experiments.p5_lr_scaling.plot_thresholds")
     return ax
 
 
