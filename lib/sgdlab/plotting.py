@@ -121,3 +121,12 @@ def band(ax, x, lo, hi, *, i: int = 0, alpha: float = 0.2, **kw):
 
 
 
+
+
+def source_note(ax, text: str) -> None:
+    """Transitional: write a small provenance line in the axes' lower right corner.
+
+    Being retired: the source goes in the figure's caption, not over the data.
+    """
+    ax.annotate(text, xy=(1, 0), xycoords="axes fraction", xytext=(-2, 2), textcoords="offset points",
+                ha="right", va="bottom", fontsize="x-small", color="0.4")
