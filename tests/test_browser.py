@@ -149,6 +149,52 @@ return Array.from(col.querySelectorAll('table')).filter(t => {
 
 #: Strings a reader must never see on a page: numpy reprs and machine paths.
 FORBIDDEN = ("np.float64(", "array(", "/tmp/")
+#: Ids of our unpublished research notes, which a reader cannot open.
+import re as _re  # noqa: E402
+
+NOTE_IDS = _re.compile(r"\bcheck [A-Z]\d+\b|\b[A-Z]\d+ of (?:the|our) (?:reproduction )?notes?\b|\bnotes?['’]? §\s?\d"
+                       r"|\breproduction (?:note|plan)s?\b|\bscratch\b")
+
+# Figures: every image in an output is a numbered figure with a caption and alt text.
+FIGURES = """
+const col = document.querySelector('article.bd-article') || document.querySelector('main');
+const bad = [];
+for (const img of col.querySelectorAll('.cell_output img, .output img')) {
+  const fig = img.closest('figure');
+  const num = fig && fig.querySelector('.caption-number');
+  const alt = (img.getAttribute('alt') || '').trim();
+  if (!fig || !num || !fig.querySelector('figcaption') || !alt || /\\.(png|svg|jpg)$|_images\\//.test(alt))
+    bad.push((img.getAttribute('src') || '').slice(-40) + (fig ? '' : ' (no figure)') + (num ? '' : ' (no number)') + (alt ? '' : ' (no alt)'));
+}
+return bad;
+"""
+
+# Displayed equations and visible code blocks that do not fit the column.
+OVERFLOW = """
+const col = document.querySelector('article.bd-article') || document.querySelector('main');
+const bad = [];
+for (const m of col.querySelectorAll('mjx-container[display="true"]')) {
+  if (m.scrollWidth > m.clientWidth + 2 || m.getBoundingClientRect().right > col.getBoundingClientRect().right + 2)
+    bad.push('equation: ' + (m.textContent || '').slice(0, 40));
+}
+for (const pre of col.querySelectorAll('.cell_input pre')) {
+  if (pre.closest('details.hide, details.above-input') && !pre.closest('details[open]')) continue;
+  if (pre.scrollWidth > pre.clientWidth + 2) bad.push('code: ' + pre.textContent.split('\\n')[0].slice(0, 40));
+}
+return bad;
+"""
+
+# Lines of code a reader sees without unfolding anything.
+VISIBLE_CODE_LINES = """
+const col = document.querySelector('article.bd-article') || document.querySelector('main');
+let n = 0;
+for (const pre of col.querySelectorAll('.cell_input pre')) {
+  if (pre.closest('details.hide, details.above-input')) continue;
+  n += pre.textContent.replace(/\\n+$/, '').split('\\n').length;
+}
+return n;
+"""
+MAX_VISIBLE_CODE_LINES = 80
 
 BROKEN_IMAGES = """
 return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
@@ -218,3 +264,43 @@ def test_every_claim_link_on_the_report_resolves():
             if anchor not in parser.ids:
                 missing.append(href)
     assert not missing, f"claim links that do not resolve: {sorted(missing)}"
+
+
+CODE_LINES: dict[str, int] = {}
+
+
+@pytest.mark.parametrize("page", _pages() or [None], ids=lambda p: p.relative_to(HTML).as_posix() if p else "none")
+def test_page_reads_well(driver, page):
+    """Numbered figures with captions and alt text, no note ids, equations and visible code that fit, and
+    at most MAX_VISIBLE_CODE_LINES lines of code shown without unfolding."""
+    _need(page is not None, "no built pages")
+    driver.get(page.as_uri())
+    driver.execute_async_script(WAIT_FOR_MATHJAX)
+    problems = []
+    figs = driver.execute_script(FIGURES)
+    if figs:
+        problems.append(f"images that are not numbered figures with a caption and alt text: {figs}")
+    ids = sorted(set(NOTE_IDS.findall(driver.execute_script(VISIBLE_TEXT))))
+    if ids:
+        problems.append(f"references to unpublished notes: {ids}")
+    over = driver.execute_script(OVERFLOW)
+    if over:
+        problems.append(f"wider than the column at 1280 px: {over}")
+    if _is_notebook(page):
+        n = driver.execute_script(VISIBLE_CODE_LINES)
+        CODE_LINES[page.relative_to(HTML).as_posix()] = n
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        import json
+
+        (SHOTS / "visible_code_lines.json").write_text(json.dumps(CODE_LINES, indent=1, sort_keys=True))
+        if n > MAX_VISIBLE_CODE_LINES:
+            problems.append(f"{n} visible code lines (at most {MAX_VISIBLE_CODE_LINES})")
+    assert not problems, "; ".join(problems)
+
+
+def test_a_chapter_page_offers_live_code():
+    """Thebe is on: a chapter page has the launch menu's live-code button."""
+    page = HTML / "book" / "generating_functions" / "01_derivation.html"
+    _need(page.is_file(), "no built book: run `make book` first")
+    text = page.read_text()
+    assert "initThebe" in text or "thebe-launch-button" in text, "no live-code (Thebe) button"

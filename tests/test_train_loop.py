@@ -222,3 +222,27 @@ def test_batch_above_dataset_size_names_the_parameter():
         train(_model(), _data(n=20), TrainConfig(batch_size=8, gradient="noise_amplified", noise_k=1.0))
     with pytest.raises(ValueError, match="batch_size=11"):  # two disjoint noise batches: 2B ≤ n
         train(_model(), _data(n=20), TrainConfig(optimizer="gd", batch_size=11, gradient="gd_plus_noise"))
+
+
+def test_out_of_range_labels_are_a_value_error_naming_y():
+    import numpy as np
+    import torch
+
+    from sgdlab.train import TrainConfig, mlp, train
+
+    rng = np.random.default_rng(0)
+    data = {"x_train": rng.normal(size=(16, 4)), "y_train": np.array([0, 1, 2, 7] * 4)}
+    with pytest.raises(ValueError, match="y: class labels"):
+        train(mlp([4, 3], seed=0, dtype=torch.float64), data,
+              TrainConfig(optimizer="sgd", lr=0.1, steps=2, batch_size=4, loss="cross_entropy"))
+
+
+def test_mismatched_shapes_are_a_value_error_naming_y():
+    import torch
+
+    from sgdlab.train.losses import per_sample_loss
+
+    with pytest.raises(ValueError, match="^y"):
+        per_sample_loss("mse", torch.zeros(4, 1), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="^y has 3"):
+        per_sample_loss("cross_entropy", torch.zeros(4, 3), torch.zeros(3, dtype=torch.long))

@@ -30,19 +30,42 @@ def _mse_target(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def per_sample_loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The losses ``ℓ_i`` of a batch, shape ``(n,)`` (see the module docstring)."""
+    """The losses ``ℓ_i`` of a batch, shape ``(n,)`` (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Naming ``y`` if its batch size differs from ``out``'s, if its shape does not match a float target,
+        or (on the CPU) if an integer label lies outside ``[0, number of outputs)``.
+    """
+    if out.shape[0] != y.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} samples but the model's output has {out.shape[0]}")
     if name == "cross_entropy":
-        return F.cross_entropy(out, y, reduction="none")
+        try:
+            return F.cross_entropy(out, y, reduction="none")
+        except IndexError:
+            raise ValueError(f"y: class labels must lie in [0, {out.shape[-1]}) for a model with "
+                             f"{out.shape[-1]} outputs") from None
     if name == "mse":
-        d = out - _mse_target(out, y)
+        try:
+            target = _mse_target(out, y)
+        except RuntimeError as exc:
+            raise ValueError(f"y of shape {tuple(y.shape)} does not match the output of shape {tuple(out.shape)}") from exc
+        d = out - target
         return 0.5 * d.reshape(d.shape[0], -1).square().sum(-1)
     raise ValueError(f"loss={name!r} is unknown; allowed: {', '.join(LOSSES)}")
 
 
 def mean_loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The mean of :func:`per_sample_loss` over the batch."""
+    """The mean of :func:`per_sample_loss` over the batch (same errors)."""
     if name == "cross_entropy":
-        return F.cross_entropy(out, y)
+        if out.shape[0] != y.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} samples but the model's output has {out.shape[0]}")
+        try:
+            return F.cross_entropy(out, y)
+        except IndexError:
+            raise ValueError(f"y: class labels must lie in [0, {out.shape[-1]}) for a model with "
+                             f"{out.shape[-1]} outputs") from None
     return per_sample_loss(name, out, y).mean()
 
 
