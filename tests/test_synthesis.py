@@ -166,3 +166,77 @@ def test_inputs_are_validated():
     bad = dict(tb, x=tb["x"] @ np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, 1]]) + 1.0)
     with pytest.raises(ValueError, match="eigenbasis"):
         synthesis.stationary_excess(bad, 0.1, 1)
+
+
+# --------------------------------------------------------------------------- what momentum buys
+@pytest.fixture(scope="module")
+def small_kernel_testbed():
+    return synthesis.ntk_testbed(40, dataset="digits", seed=2)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.6])
+def test_matched_lr_runs_agree_with_the_exact_finite_recursion_at_batch_one(small_kernel_testbed, beta):
+    # at B = 1 batches with and without replacement coincide, so the exact N×N moment recursion is the oracle
+    from sgdlab import linear
+
+    tb = small_kernel_testbed
+    n, eta, steps = tb["n_samples"], 0.3, 60
+    res = synthesis.matched_lr_runs(tb, [eta], [beta], 1, steps, runs=400, seed=3)
+    k = tb["x"] @ tb["x"].T / n
+    lam, vecs = np.linalg.eigh(k)
+    exact = linear.exact_finite_loss(lam, vecs, -tb["y"], eta * (1 - beta), beta, 1, steps, times=[steps])[0]
+    assert not res["diverged"].any()
+    assert abs(res["mean"][0, 0] - exact) <= 4 * res["sem"][0, 0]
+    # the SE recursion is returned on the same grid, for both closures
+    assert res["recursion"].shape == res["recursion_gauss"].shape == (1, 1)
+
+
+def test_matched_lr_runs_flag_divergence_and_pair_the_batches(small_kernel_testbed):
+    tb = small_kernel_testbed
+    res = synthesis.matched_lr_runs(tb, [0.05, 50.0], [0.0, 0.5], 4, 200, runs=8, seed=0)
+    assert not res["diverged"][:, 0].any() and res["diverged"][:, 1].all()
+    assert np.isinf(res["mean"][:, 1]).all() and np.isnan(res["sem"][:, 1]).all()
+    assert np.isfinite(res["recursion"][:, 0]).all() and np.isinf(res["recursion"][:, 1]).all()
+    # β = 0 is mc_finite_loss with batches drawn with replacement from the stream seed + j
+    from sgdlab import linear
+
+    n = tb["n_samples"]
+    mean, _, _ = linear.mc_finite_loss(tb["x"] @ tb["x"].T / n, -tb["y"], 0.05, 0.0, 4, 200, runs=8, times=[200],
+                                       seed=0, replace_batches=True)
+    assert res["mean"][0, 0] == pytest.approx(mean[0], rel=1e-12)
+    with pytest.raises(ValueError, match="momenta"):
+        synthesis.matched_lr_runs(tb, [0.1], [1.0], 4, 10)
+    with pytest.raises(ValueError, match="effective_lrs"):
+        synthesis.matched_lr_runs(tb, [-0.1], [0.0], 4, 10)
+
+
+def test_ratio_of_means_is_exact_for_proportional_runs_and_matches_the_delta_method():
+    rng = np.random.default_rng(0)
+    b = rng.uniform(1, 2, size=(3, 50))
+    r, se = synthesis.ratio_of_means(2.5 * b, b)
+    assert np.allclose(r, 2.5) and np.allclose(se, 0, atol=1e-12)
+    a = b + rng.normal(0, 0.1, size=b.shape)
+    r, se = synthesis.ratio_of_means(a, b)
+    # the delta method for the ratio of paired means, written out for one row
+    ra = a[0].mean() / b[0].mean()
+    d = a[0] - ra * b[0]
+    assert r[0] == pytest.approx(ra) and se[0] == pytest.approx(d.std(ddof=1) / np.sqrt(50) / b[0].mean())
+    r, se = synthesis.ratio_of_means(np.array([[1.0, np.inf]]), np.array([[1.0, 1.0]]))
+    assert np.isinf(r[0]) and np.isnan(se[0])
+
+
+def test_best_momentum_minimises_the_recursion_over_rate_and_momentum(digits_testbed):
+    from sgdlab import linear
+
+    tb = digits_testbed
+    betas = np.array([-0.3, 0.0, 0.3, 0.6])
+    res = synthesis.best_momentum(tb["eigs"], tb["c"], 4, 200, betas)
+    assert res["rel"][1] == pytest.approx(1.0) and res["loss_ratio"] == pytest.approx(res["rel"].min())
+    assert res["beta"] == betas[np.argmin(res["loss"])]
+    # no grid rate of any β beats its reported optimum
+    ac = linear.critical_lr(tb["eigs"], betas, 1 / 4)
+    grid = np.asarray(ac)[:, None] * np.geomspace(0.05, 0.98, 14)
+    L = linear.se_loss(tb["eigs"], tb["c"], grid, betas[:, None], 1 / 4, 200, times=[200])[..., 0]
+    assert np.all(res["loss"] <= np.nanmin(L, axis=1) * (1 + 1e-12))
+    with pytest.raises(ValueError, match="momenta"):
+        synthesis.best_momentum(tb["eigs"], tb["c"], 4, 200, [0.1, 0.2])

@@ -18,7 +18,10 @@ Public surface:
   SGD with (heavy-ball) momentum, by multisection over the learning rate;
 - :func:`noise_covariance`, :func:`stationary_excess`, :func:`sde_excess`,
   :func:`additive_noise_excess` — stationary excess loss of SGD with the noise at the optimum, exactly
-  and in the SDE (temperature) and additive-noise approximations.
+  and in the SDE (temperature) and additive-noise approximations;
+- :func:`matched_lr_runs`, :func:`ratio_of_means`, :func:`best_momentum` — SGD with momentum at
+  matched effective learning rate (runs and the SE recursion) and the loss-minimising momentum of the
+  recursion.
 
 Vocabulary as in the rest of :mod:`sgdlab`: ``lr`` α (PyTorch's step), ``momentum`` β,
 ``batch_size`` B (batches drawn with replacement), ``n_samples`` N, ``dim`` P.
@@ -37,6 +40,7 @@ from .sde import sgdm
 __all__ = [
     "ntk_testbed", "restrict", "theory_thresholds", "heavy_ball_lyapunov", "divergence_threshold",
     "noise_covariance", "stationary_excess", "sde_excess", "additive_noise_excess",
+    "matched_lr_runs", "ratio_of_means", "best_momentum", "DIVERGE_AT",
 ]
 
 
@@ -454,3 +458,154 @@ def stationary_excess(testbed: dict, lr, batch_size, *, tol: float = 1e-10, maxi
         out[ix] = np.inf if a >= thr[bb] else _stationary_solve(x, lam, sig, a * (1 - 1 / bb), a / bb, a / bb,
                                                                  tol, maxiter)
     return out[()] if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- what momentum buys
+#: A run whose loss exceeds this is flagged as diverged: the threshold :func:`sgdlab.linear.se_loss`
+#: flags divergence at (``diverge_at``), applied here run by run. Non-finite losses are flagged too
+#: (the Monte-Carlo engine returns them as ``inf``).
+DIVERGE_AT = 1e30
+
+
+@_one_blas_thread
+def matched_lr_runs(testbed: dict, effective_lrs, momenta, batch_size: int, steps: int, *, runs: int = 100,
+                    seed: int = 0) -> dict:
+    """Mini-batch SGD with momentum on the testbed at matched effective learning rates, with the SE recursion.
+
+    For every momentum ``β`` and effective learning rate ``η``, ``runs`` independent runs of kernel SGD
+    (``lr = η(1 − β)``, batches of ``batch_size`` drawn with replacement) from ``w = 0`` for ``steps``
+    steps, by :func:`sgdlab.linear.mc_finite_loss`'s engine in function space with the kernel
+    ``x xᵀ/N``. All momenta at one ``η`` use the same batches (the stream ``default_rng(seed + j)``
+    for the ``j``-th ``η``): their differences are paired. A run is *diverged* where the engine returns
+    a non-finite loss or the loss exceeds :data:`DIVERGE_AT`.
+
+    Parameters
+    ----------
+    testbed : dict
+        From :func:`ntk_testbed` (needs ``x``, ``y``, ``eigs``, ``c``).
+    effective_lrs : array_like, shape (k,)
+        ``η = α/(1 − β)``, > 0.
+    momenta : array_like, shape (m,)
+        ``β`` in [0, 1).
+    batch_size, steps, runs, seed : int
+
+    Returns
+    -------
+    dict
+        ``"loss"`` (m, k, runs): ``L_T`` of each run (``inf`` once diverged); ``"diverged"`` (m, k, runs);
+        ``"mean"``, ``"sem"`` (m, k): over runs, ``inf``/``nan`` where any run diverged;
+        ``"recursion"`` and ``"recursion_gauss"`` (m, k): ``L_T`` of the SE recursion
+        (:func:`sgdlab.linear.se_loss`, ``γ = 1/B``) with ``τ2 = +1`` and ``τ2 = −1``;
+        ``"effective_lrs"``, ``"momenta"``.
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), the SE approximation; Wang et al. (ICLR 2024), SGD and SGDM at
+    matched effective learning rate. Used in ``synthesis/01_one_testbed``.
+    """
+    from .linear._finite import linearised_sgd_runs
+
+    eta = np.atleast_1d(np.asarray(effective_lrs, dtype=np.float64))
+    betas = np.atleast_1d(np.asarray(momenta, dtype=np.float64))
+    if eta.ndim != 1 or np.any(~(eta > 0)):
+        raise ValueError("effective_lrs must be a 1-d array of values > 0")
+    if betas.ndim != 1 or np.any(~((betas >= 0) & (betas < 1))):
+        raise ValueError("momenta must be a 1-d array of values in [0, 1)")
+    x = np.asarray(testbed["x"], dtype=np.float64)
+    n = x.shape[0]
+    b = int(_batches(batch_size, n)[0])
+    steps = _pos_int("steps", steps)
+    runs = _pos_int("runs", runs, 2)
+    kernel = x @ x.T / n
+    d0 = -np.asarray(testbed["y"], dtype=np.float64)
+    t_rec = np.array([steps])
+    loss = np.empty((betas.size, eta.size, runs))
+    for j, e in enumerate(eta):
+        for i, beta in enumerate(betas):
+            rng = np.random.default_rng(seed + j)
+            loss[i, j] = linearised_sgd_runs(kernel, d0, e * (1 - beta), beta, b, steps, t_rec, runs,
+                                             lambda t: rng.integers(0, n, size=(runs, b)))[0]
+    diverged = ~np.isfinite(loss) | (loss > DIVERGE_AT)
+    loss = np.where(diverged, np.inf, loss)
+    any_div = diverged.any(axis=-1)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(any_div, np.inf, loss.mean(axis=-1))
+        sem = np.where(any_div, np.nan, loss.std(axis=-1, ddof=1) / np.sqrt(runs))
+    eigs, c = testbed["eigs"], testbed["c"]
+    lr_grid = eta[None, :] * (1 - betas[:, None])
+    rec = {}
+    for key, tau2 in (("recursion", 1.0), ("recursion_gauss", -1.0)):
+        rec[key] = linear.se_loss(eigs, c, lr_grid, betas[:, None], 1 / b, steps, tau2=tau2, times=[steps])[..., 0]
+    return {"loss": loss, "diverged": diverged, "mean": mean, "sem": sem, **rec,
+            "effective_lrs": eta, "momenta": betas}
+
+
+def ratio_of_means(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """``mean(a)/mean(b)`` over the last axis, and its standard error for paired samples (delta method).
+
+    ``a`` and ``b`` hold paired runs (the same batches) along the last axis; the s.e. is
+    ``std(a − r b)/(√R · mean(b))``, which pairing makes small when ``a`` and ``b`` move together.
+    Non-finite runs give ``inf`` ratio and ``nan`` s.e. Used in ``synthesis/01_one_testbed``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.shape[-1] < 2:
+        raise ValueError("a and b must have the same shape, with at least 2 paired runs on the last axis")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ma, mb = a.mean(axis=-1), b.mean(axis=-1)
+        r = ma / mb
+        se = np.std(a - r[..., None] * b, axis=-1, ddof=1) / (np.sqrt(a.shape[-1]) * np.abs(mb))
+    bad = ~(np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1))
+    return np.where(bad, np.inf, r), np.where(bad, np.nan, se)
+
+
+@_one_blas_thread
+def best_momentum(eigs, c, batch_size: int, steps: int, momenta=None, *, lr_fractions=None,
+                  tau2: float = 1.0) -> dict:
+    """The momentum that minimises the SE recursion's loss after ``steps`` steps, the rate optimised for each.
+
+    For each ``β`` the learning rate is optimised by :func:`sgdlab.linear.optimal_lr` on the grid
+    ``lr_fractions × α_c(β)`` (``α_c`` from :func:`sgdlab.linear.critical_lr`, ``γ = 1/B``). This is a
+    statement about the model (the SE recursion), not about runs.
+
+    Parameters
+    ----------
+    eigs, c : array_like
+        Spectrum and loss-weighted target coefficients.
+    batch_size, steps : int
+    momenta : array_like, optional
+        Candidate ``β`` (default −0.5, −0.4, …, 0.9); must contain 0, the reference.
+    lr_fractions : array_like, optional
+        Fractions of ``α_c(β)`` searched (default 14 log-spaced values from 0.05 to 0.98).
+    tau2 : float
+        SE parameter.
+
+    Returns
+    -------
+    dict
+        ``"momenta"``, ``"loss"`` (min over α of ``L_T`` per β), ``"rel"`` (``loss / loss[β = 0]``),
+        ``"beta"`` (β*), ``"loss_ratio"`` (``min L_T(β*)/min L_T(0)``: a ratio of losses after ``steps``
+        steps, not a rate), ``"at_edge"`` (the α-optimum of some β at a grid end).
+
+    References
+    ----------
+    Velikanov et al. (ICLR 2023), negative momenta in the noise-dominated phase. Used in
+    ``synthesis/01_one_testbed``.
+    """
+    betas = (np.round(np.arange(-0.5, 0.91, 0.1), 2) + 0.0 if momenta is None
+             else np.asarray(momenta, dtype=np.float64))
+    if betas.ndim != 1 or not np.any(betas == 0) or np.any(~(np.abs(betas) < 1)):
+        raise ValueError("momenta must be a 1-d array in (-1, 1) containing 0")
+    frac = np.geomspace(0.05, 0.98, 14) if lr_fractions is None else np.asarray(lr_fractions, dtype=np.float64)
+    if frac.ndim != 1 or frac.size < 3 or np.any(~((frac > 0) & (frac < 1))) or np.any(np.diff(frac) <= 0):
+        raise ValueError("lr_fractions must be increasing, in (0, 1), at least 3 values")
+    b = int(_batches(batch_size)[0])
+    steps = _pos_int("steps", steps)
+    eigs = np.asarray(eigs, dtype=np.float64)
+    ac = linear.critical_lr(eigs, betas, 1 / b, tau2=tau2)
+    o = linear.optimal_lr(eigs, c, betas, 1 / b, steps, np.asarray(ac)[:, None] * frac, tau2=tau2)
+    i0 = int(np.flatnonzero(betas == 0)[0])
+    rel = o["loss"] / o["loss"][i0]
+    k = int(np.argmin(o["loss"]))
+    return {"momenta": betas, "loss": o["loss"], "rel": rel, "beta": float(betas[k]),
+            "loss_ratio": float(rel[k]), "at_edge": bool(np.any(o["at_edge"]))}
