@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import struct
 import urllib.request
 
@@ -50,10 +51,20 @@ def test_missing_files_name_every_place_searched(tmp_path, monkeypatch):
     assert "download" in msg
 
 
+def _known(monkeypatch, dataset, **contents):
+    """Make ``contents`` (part -> IDX bytes) the known content of ``dataset``'s parts in this test."""
+    files = {d: dict(v) for d, v in data.FILES.items()}
+    for part, raw in contents.items():
+        stem, md5, _ = files[dataset][part.replace("_", "-")]
+        files[dataset][part.replace("_", "-")] = (stem, md5, hashlib.sha256(raw).hexdigest())
+    monkeypatch.setattr(data, "FILES", files)
+
+
 def test_lookup_prefers_sgdlab_data(tmp_path, monkeypatch):
     monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
     imgs = np.zeros((3, 28, 28), dtype=np.uint8)
     labs = np.array([1, 2, 3], dtype=np.uint8)
+    _known(monkeypatch, "mnist", test_images=_idx(imgs), test_labels=_idx(labs))
     sub = tmp_path / "mnist"
     sub.mkdir()
     (sub / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(imgs)))
@@ -90,6 +101,63 @@ def test_failed_download_leaves_no_partial_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("dataset", ["fashion", "mnist"])
+def test_a_well_formed_file_with_wrong_content_is_refused_with_its_name(tmp_path, monkeypatch, dataset):
+    # a valid gzip wrapper around a valid IDX file whose labels are wrong: it parses, so only the
+    # checksum can tell; the message names the file wherever it was found
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    sub = tmp_path / data.SUBDIRS[dataset]
+    sub.mkdir()
+    imgs, labs = np.zeros((10000, 28, 28), dtype=np.uint8), np.full(10000, 11, dtype=np.uint8)
+    (sub / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(imgs), compresslevel=1))
+    (sub / "t10k-labels-idx1-ubyte").write_bytes(_idx(labs))
+    with pytest.raises(ValueError, match="SHA-256") as exc:
+        data.load_mnist_like(dataset, "test")
+    assert str(sub / "t10k-images-idx3-ubyte.gz") in str(exc.value)
+    _known(monkeypatch, dataset, test_images=_idx(imgs))  # the images pass now; the labels do not
+    with pytest.raises(ValueError, match="SHA-256") as exc:
+        data.load_mnist_like(dataset, "test")
+    assert str(sub / "t10k-labels-idx1-ubyte") in str(exc.value)
+    assert data.verify_local(dataset)["test-labels"] is False
+
+
+def test_download_is_https_only(tmp_path, monkeypatch):
+    assert all(m.startswith("https://") for ms in data.MIRRORS.values() for m in ms)
+    payload = gzip.compress(b"x")
+    _known(monkeypatch, "mnist", test_labels=b"x")
+    seen = []
+
+    class Resp:
+        def __init__(self, url):
+            self.url = url
+
+        def geturl(self):
+            return self.url.replace("https://", "http://")  # a redirect to plain HTTP
+
+        def read(self):
+            return payload
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    def urlopen(url, timeout):
+        seen.append(url)
+        return Resp(url)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setitem(data.MIRRORS, "mnist", ["http://example.org/", "https://example.org/"])
+    with pytest.raises(ValueError, match="not HTTPS") as exc:
+        data.download("mnist", "test-labels", tmp_path)
+    assert seen == ["https://example.org/t10k-labels-idx1-ubyte.gz"] and "redirected" in str(exc.value)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(Resp, "geturl", lambda self: self.url)
+    path = data.download("mnist", "test-labels", tmp_path)
+    assert path.read_bytes() == payload
+
+
 def test_bad_arguments_name_the_parameter():
     with pytest.raises(ValueError, match="dataset"):
         data.load_mnist_like("cifar")
@@ -101,6 +169,7 @@ def test_bad_arguments_name_the_parameter():
 
 @pytest.mark.skipif(not data.available("fashion"), reason="Fashion-MNIST not installed (apt: dataset-fashion-mnist)")
 def test_fashion_mnist_loads_with_verified_checksums():
+    # the Debian package re-gzipped the files: the published MD5 differ, the content SHA-256 do not
     assert all(data.verify_local("fashion").values())
     x, y = data.load_mnist_like("fashion", "test")
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8

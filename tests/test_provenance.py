@@ -50,9 +50,45 @@ def test_manifest_entry_detects_stale_inputs_and_edited_outputs(tmp_path):
 
 def test_update_manifest_merges_entries(tmp_path):
     m = tmp_path / "MANIFEST.json"
-    provenance.update_manifest(m, "b", {"x": 1})
-    provenance.update_manifest(m, "a", {"x": 2})
+    provenance.update_manifest(m, "b", {"inputs": {}, "outputs": {}, "x": 1})
+    provenance.update_manifest(m, "a", {"inputs": {}, "outputs": {}, "x": 2})
     assert list(provenance.read_manifest(m)) == ["a", "b"]
+    with pytest.raises(ValueError, match="entry='c'.*outputs"):
+        provenance.update_manifest(m, "c", {"inputs": {}})
+    assert list(provenance.read_manifest(m)) == ["a", "b"]
+
+
+@pytest.mark.parametrize("text,match", [
+    ('[{"inputs": {}, "outputs": {}}]', "JSON object"),
+    ('{"x/full": {"inputs": {}}}', "lacks the key 'outputs'"),
+    ('{"x/full": {"inputs": {}, "outputs": {"a": 1}}}', "SHA-256"),
+    ('{"x/full": 3}', "JSON object"),
+    ('{"x/full": {"inputs": {}, "outp', "not valid JSON"),
+])
+def test_a_malformed_manifest_is_an_error_naming_the_file(tmp_path, text, match):
+    m = tmp_path / "MANIFEST.json"
+    m.write_text(text)
+    with pytest.raises(ValueError, match=match) as exc:
+        provenance.read_manifest(m)
+    assert str(m) in str(exc.value)
+    with pytest.raises(ValueError, match=str(m)):
+        provenance.update_manifest(m, "y/full", {"inputs": {}, "outputs": {}})
+    assert m.read_text() == text
+
+
+def test_result_files_respect_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        p = provenance.atomic_write_text(tmp_path / "r.txt", "x")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o640
+    old = os.umask(0o002)
+    try:
+        provenance.atomic_save_npz(tmp_path / "a.npz", a=np.zeros(2))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o664
 
 
 def test_missing_input_is_a_value_error(tmp_path):

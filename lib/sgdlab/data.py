@@ -2,8 +2,9 @@
 
 Image data is looked up, in order, in ``$SGDLAB_DATA``, the repository's ``data/raw/``, the Debian
 package location (``/usr/share/datasets/fashion-mnist/``, package ``dataset-fashion-mnist``), and is
-finally downloaded with a checksum where a network exists (Binder). No code path needs the network
-when the files are present. Files may be gzipped (``*.gz``) or plain.
+finally downloaded over HTTPS where a network exists (Binder). No code path needs the network when
+the files are present. Files may be gzipped (``*.gz``) or plain; wherever a file was found, the
+SHA-256 of its (decompressed) content must be the known one, else loading fails naming the file.
 
 Used by parts 1–5 wherever a chapter trains on real data.
 """
@@ -23,8 +24,11 @@ from .provenance import atomic_write_bytes
 DEBIAN_DIRS = {"fashion": Path("/usr/share/datasets/fashion-mnist"), "mnist": Path("/usr/share/datasets/mnist")}
 
 #: File stems with two checksums each: the MD5 of the gzipped file the authors publish, and the
-#: SHA-256 of the decompressed IDX bytes (independent of how a mirror or a Debian package compressed
-#: it; ``None`` where we have not measured it). A download passes if either matches.
+#: SHA-256 of the decompressed IDX bytes, independent of how a mirror or a Debian package compressed
+#: it. Every file read, wherever it was found, is checked against the SHA-256 (:func:`read_idx`), and
+#: so is a download (:func:`checksum_ok`). Fashion-MNIST's SHA-256 were measured on the files of the
+#: Debian package ``dataset-fashion-mnist`` (re-gzipped: their MD5 differ from the published ones,
+#: the content is the same); MNIST's are the published SHA-256 of the original IDX files.
 FILES = {
     "fashion": {
         "train-images": ("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
@@ -37,16 +41,21 @@ FILES = {
                         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     },
     "mnist": {
-        "train-images": ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873", None),
-        "train-labels": ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432", None),
-        "test-images": ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3", None),
-        "test-labels": ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c", None),
+        "train-images": ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        "train-labels": ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432",
+                         "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        "test-images": ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3",
+                        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        "test-labels": ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c",
+                        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     },
 }
+#: Download locations, HTTPS only (:func:`download` refuses any other scheme, after redirects too).
 MIRRORS = {
     "fashion": [
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     ],
     "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"],
 }
@@ -87,16 +96,40 @@ def parse_idx(raw: bytes, *, name: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file, gzipped (``.gz``) or plain. See :func:`parse_idx` for the errors."""
+def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarray:
+    """Read an IDX file, gzipped (``.gz``) or plain. See :func:`parse_idx` for the errors.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    sha256 : str, optional
+        The known SHA-256 of the decompressed content; a file whose content differs is refused.
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``: a corrupt gzip stream, a content SHA-256 other than ``sha256``, or a
+        malformed IDX payload.
+    """
     path = Path(path)
+    raw = _content(path)
+    if sha256 is not None:
+        got = hashlib.sha256(raw).hexdigest()
+        if got != sha256:
+            raise ValueError(f"{path}: the SHA-256 of its content is {got}, not the known {sha256}; the file is "
+                             "corrupt or not the original: delete it (or reinstall its package) and load again")
+    return parse_idx(raw, name=str(path))
+
+
+def _content(path: Path) -> bytes:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise ValueError(f"{path}: truncated or corrupt gzip stream") from exc
-    return parse_idx(raw, name=str(path))
+    return raw
 
 
 # --------------------------------------------------------------------------- lookup
@@ -131,14 +164,14 @@ def find_file(dataset: str, part: str) -> Path | None:
 
 
 def download(dataset: str, part: str, dest: str | os.PathLike | None = None, *, timeout: float = 60) -> Path:
-    """Download one gzipped IDX file, verify its MD5, and write it atomically.
+    """Download one gzipped IDX file over HTTPS, verify its checksums, and write it atomically.
 
     A failed or corrupt download leaves no file behind.
 
     Raises
     ------
     ValueError
-        If every mirror failed or the checksum did not match.
+        If every mirror failed, was not HTTPS (also after a redirect), or the checksum did not match.
     """
     _check_dataset(dataset)
     stem, md5, sha = FILES[dataset][part]
@@ -146,11 +179,18 @@ def download(dataset: str, part: str, dest: str | os.PathLike | None = None, *, 
     errors = []
     for mirror in MIRRORS[dataset]:
         url = mirror + stem + ".gz"
+        if not url.startswith("https://"):
+            errors.append(f"{url}: not HTTPS, refused")
+            continue
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https/http mirrors)
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https mirrors)
+                final = resp.geturl() if hasattr(resp, "geturl") else url
                 data = resp.read()
         except OSError as exc:
             errors.append(f"{url}: {exc}")
+            continue
+        if not str(final).startswith("https://"):
+            errors.append(f"{url}: redirected to {final}, not HTTPS, refused")
             continue
         if not checksum_ok(data, md5, sha):
             errors.append(f"{url}: checksum mismatch (MD5 {hashlib.md5(data).hexdigest()})")  # noqa: S324
@@ -160,11 +200,12 @@ def download(dataset: str, part: str, dest: str | os.PathLike | None = None, *, 
 
 
 def checksum_ok(data: bytes, md5: str, sha256_content: str | None) -> bool:
-    """Whether gzipped ``data`` matches the published MD5 or its content matches ``sha256_content``."""
-    if hashlib.md5(data).hexdigest() == md5:  # noqa: S324 (the authors publish MD5)
-        return True
+    """Whether the content of ``data`` (gzipped or plain) has the SHA-256 ``sha256_content``.
+
+    Where ``sha256_content`` is ``None`` (unknown), the published ``md5`` of the gzipped file decides.
+    """
     if sha256_content is None:
-        return False
+        return hashlib.md5(data).hexdigest() == md5  # noqa: S324 (the authors publish MD5)
     try:
         content = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
     except (OSError, EOFError):
@@ -213,7 +254,8 @@ def load_mnist_like(
     FileNotFoundError
         If a file is missing and not downloaded; the message lists every folder searched.
     ValueError
-        On a bad ``dataset`` or ``split``, or a corrupt file.
+        On a bad ``dataset`` or ``split``, or a corrupt file or one whose content is not the known
+        one (SHA-256), naming the file.
     """
     _check_dataset(dataset)
     if split not in ("train", "test"):
@@ -226,7 +268,7 @@ def load_mnist_like(
             if not download_missing:
                 raise FileNotFoundError(_missing_message(dataset, part))
             path = download(dataset, part)
-        arrays.append(read_idx(path))
+        arrays.append(read_idx(path, sha256=FILES[dataset][part][2]))
     images, labels = arrays
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{dataset} {split}: {images.shape[0]} images but {labels.shape[0]} labels")

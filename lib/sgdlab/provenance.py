@@ -38,6 +38,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp creates 0600; a result file gets the mode open() would give it
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -50,6 +52,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             pass
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where ``/proc`` allows (Linux ≥ 4.7)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (a brief window, as every POSIX library does)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -142,7 +158,11 @@ def hash_inputs(paths: Iterable[str | os.PathLike], root: str | os.PathLike = RE
         full = p if p.is_absolute() else root / p
         if not full.is_file():
             raise ValueError(f"input file {p} does not exist")
-        out[full.resolve().relative_to(root.resolve()).as_posix()] = sha256_file(full)
+        try:
+            key = full.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # outside ``root`` (a test's module): keyed by its absolute path
+            key = full.resolve().as_posix()
+        out[key] = sha256_file(full)
     return dict(sorted(out.items()))
 
 
@@ -236,15 +256,61 @@ def manifest_entry(
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a manifest (``{}`` if the file does not exist)."""
+    """Read a manifest (``{}`` if the file does not exist).
+
+    Raises
+    ------
+    ValueError
+        Naming ``path`` when the file is not valid JSON (e.g. truncated), is not a JSON object, or
+        holds an entry that is not an object with ``inputs`` and ``outputs`` maps of path → SHA-256.
+    """
     path = Path(path)
     if not path.exists():
         return {}
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"manifest {path} is unreadable or not valid JSON ({exc}); "
+                         "restore it (e.g. from git) or delete it and rerun the experiments") from exc
+    if not isinstance(manifest, dict):
+        raise ValueError(f"manifest {path} must hold a JSON object of entries; got a {type(manifest).__name__}")
+    for name, entry in manifest.items():
+        check_entry(entry, f"entry {name!r} of manifest {path}")
+    return manifest
+
+
+def check_entry(entry: Any, where: str = "manifest entry") -> Mapping[str, Any]:
+    """Check that ``entry`` is a manifest entry (see :func:`manifest_entry`) and return it.
+
+    An entry is a JSON object whose ``inputs`` and ``outputs`` map paths to hex SHA-256 strings.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` (the manifest file and the entry) and what is wrong.
+    """
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where} must be a JSON object; got a {type(entry).__name__}")
+    for key in ("inputs", "outputs"):
+        if key not in entry:
+            raise ValueError(f"{where} lacks the key {key!r}")
+        files = entry[key]
+        if not isinstance(files, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise ValueError(f"{where}: {key!r} must map file paths to SHA-256 strings")
+    return entry
 
 
 def update_manifest(path: str | os.PathLike, name: str, entry: Mapping[str, Any]) -> Path:
-    """Set ``manifest[name] = entry`` and rewrite the manifest atomically."""
+    """Set ``manifest[name] = entry`` and rewrite the manifest atomically.
+
+    Raises
+    ------
+    ValueError
+        If ``entry`` is not a manifest entry (:func:`check_entry`) or the manifest at ``path`` is
+        malformed (:func:`read_manifest`); the file is then left as it was.
+    """
+    check_entry(entry, f"entry={name!r}")
     manifest = read_manifest(path)
     manifest[name] = dict(entry)
     return atomic_write_json(path, dict(sorted(manifest.items())))
@@ -260,6 +326,8 @@ def is_fresh(entry: Mapping[str, Any], root: str | os.PathLike = REPO_ROOT) -> t
         Empty when fresh, else which file changed or went missing.
     """
     root = Path(root)
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"entry must be a manifest entry (a mapping); got a {type(entry).__name__}")
     for rel, digest in entry.get("inputs", {}).items():
         f = root / rel
         if not f.is_file():

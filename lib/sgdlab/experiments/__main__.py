@@ -47,8 +47,9 @@ def main(argv=None) -> int:
             print(f"(module {mod} failed to import: {err})", file=sys.stderr)
         return 0
     try:
-        out = _runner.run(a.name, scale=a.scale, device=a.device, shard=a.shard, data_dir=a.data_dir,
-                          force=a.force, progress=not a.no_progress)
+        with _runner.exit_on_interrupt():   # Ctrl-C: one line, exit 130, finished points kept
+            out = _runner.run(a.name, scale=a.scale, device=a.device, shard=a.shard, data_dir=a.data_dir,
+                              force=a.force, progress=not a.no_progress)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

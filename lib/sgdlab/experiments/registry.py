@@ -17,7 +17,8 @@ CPU; ``full``: paper size, on a GPU). One module per experiment lives next to th
     register(Experiment(
         name="p4_sharpness", description="λ_max vs η/B of a Fashion-MNIST MLP",
         configs={"book": {...}, "full": {...}}, grid=grid, run_point=run_point,
-        inputs=["lib/sgdlab/train/loop.py", "lib/sgdlab/hessian/lanczos.py"],   # + this module, added automatically
+        inputs=[],                       # extra files only: this module and every sgdlab module it
+                                         # imports (transitively) are found by module_imports
         summarize=None,                  # optional: (cfg, [(point, result), ...]) -> dict
     ))
 
@@ -59,8 +60,10 @@ class Experiment:
         ``run_point(point, config, device) -> dict``: computes one point. An ``"_arrays"`` entry
         (a dict of numpy arrays) is stored in an ``.npz`` next to the point's JSON.
     inputs : sequence of str
-        Repository-relative files whose change makes the results stale (the library modules it
-        uses; the experiment's own module is added automatically).
+        Further repository-relative files whose change makes the results stale (data files, or
+        modules loaded dynamically). The experiment's own module, every :mod:`sgdlab` module it
+        imports (transitively) and the runner's modules are found by :func:`module_imports` and
+        need not be listed.
     summarize : callable, optional
         ``summarize(config, [(point, result), ...]) -> dict`` once every point is done.
     """
@@ -102,19 +105,131 @@ class Experiment:
         return [dict(p) for p in pts]
 
     def input_files(self) -> list[str]:
-        """Repository-relative input files, the experiment's module first (sorted, unique)."""
-        files = list(self.inputs)
-        if self.module_file:
-            try:
-                files.insert(0, Path(self.module_file).relative_to(REPO_ROOT.resolve()).as_posix())
-            except ValueError:  # a module outside the repository (tests): hash it by absolute path
-                files.insert(0, self.module_file)
-        seen, out = set(), []
-        for f in files:
-            if f not in seen:
-                seen.add(f)
-                out.append(f)
-        return out
+        """Files whose change makes the results stale, the experiment's module first.
+
+        The experiment's module, the :mod:`sgdlab` modules it imports, directly or through other
+        :mod:`sgdlab` modules (:func:`module_imports`), the runner's modules (``_runner.py``,
+        ``provenance.py``, ``device.py``, … and what they import) and the declared ``inputs``.
+        Repository-relative POSIX paths (absolute for a module outside the repository, e.g. a test's);
+        unique, sorted after the first.
+        """
+        first = [self.module_file] if self.module_file else []
+        found = set(module_imports(self.module_file)) if self.module_file else set()
+        found |= set(module_imports(Path(__file__).with_name("_runner.py"), include_self=True))
+        rest = sorted({_repo_relative(f) for f in found} | set(self.inputs))
+        first = [_repo_relative(f) for f in first]
+        return first + [f for f in rest if f not in first]
+
+
+def _repo_relative(path: str | Path) -> str:
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:  # a module outside the repository (tests): its absolute path
+        return p.resolve().as_posix()
+
+
+def module_imports(path: str | Path, *, package: str = "sgdlab", package_dir: str | Path | None = None,
+                   include_self: bool = False) -> list[Path]:
+    """The files of the ``package`` modules that the module at ``path`` imports, transitively.
+
+    Read from the source with :mod:`ast` (every ``import``/``from … import`` statement, also those
+    inside functions; relative imports resolved against the module's place in ``package_dir``), so
+    the answer depends on the files only, not on what the process has imported. Importing
+    ``package.a.b`` runs ``package/__init__.py`` and ``package/a/__init__.py`` too, so they count;
+    ``from package.a import name`` counts ``package/a/name.py`` where that file exists. Imports of
+    other packages (numpy, torch) are not followed.
+
+    Parameters
+    ----------
+    path : path
+        A Python source file (inside ``package_dir`` or not, e.g. a test module).
+    package : str
+        The top-level package whose modules are followed.
+    package_dir : path, optional
+        Its folder (default: the installed :mod:`sgdlab`'s).
+    include_self : bool
+        Whether ``path`` itself is in the answer.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Resolved paths, sorted.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` or an imported module's file cannot be read or parsed (naming the file).
+    """
+    import ast
+
+    pkg_dir = Path(package_dir).resolve() if package_dir is not None else Path(__file__).resolve().parents[1]
+    start = Path(path).resolve()
+
+    def module_name(f: Path) -> tuple[str | None, bool]:
+        try:
+            rel = f.relative_to(pkg_dir).with_suffix("")
+        except ValueError:
+            return None, False
+        parts = [package, *rel.parts]
+        is_pkg = parts[-1] == "__init__"
+        return ".".join(parts[:-1] if is_pkg else parts), is_pkg
+
+    def file_of(mod: str) -> Path | None:
+        parts = mod.split(".")
+        if parts[0] != package:
+            return None
+        base = pkg_dir.joinpath(*parts[1:])
+        for f in (base.with_suffix(".py") if len(parts) > 1 else None, base / "__init__.py"):
+            if f is not None and f.is_file():
+                return f
+        return None
+
+    def with_parents(mod: str) -> list[Path]:
+        parts = mod.split(".")
+        return [f for k in range(1, len(parts) + 1) if (f := file_of(".".join(parts[:k]))) is not None]
+
+    seen: set[Path] = set()
+    todo = [start]
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        try:
+            tree = ast.parse(f.read_bytes(), filename=str(f))
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(f"cannot read the imports of {f}: {exc}") from exc
+        name, is_pkg = module_name(f)
+        found: list[Path] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found += with_parents(alias.name)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    if name is None:
+                        continue  # a relative import outside the package: not ours to follow
+                    base = name.split(".") if is_pkg else name.split(".")[:-1]
+                    base = base[: len(base) - (node.level - 1)]
+                    if not base:
+                        continue
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                if mod.split(".")[0] != package:
+                    continue
+                found += with_parents(mod)
+                for alias in node.names:
+                    sub = file_of(f"{mod}.{alias.name}") if alias.name != "*" else None
+                    if sub is not None:
+                        found.append(sub)
+        todo += [g.resolve() for g in found if g.resolve() not in seen]
+    if not include_self:
+        seen.discard(start)
+    return sorted(seen)
 
 
 _REGISTRY: dict[str, Experiment] = {}
