@@ -71,3 +71,13 @@ def _devices():
 def device(request):
     """Each available torch device: ``cpu``, plus ``cuda`` where present."""
     return request.param
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many public functions and cases the property-based checks covered."""
+    import sys
+
+    mod = sys.modules.get("prop_harness")
+    if mod is not None and mod.COVERAGE:
+        terminalreporter.write_sep("-", "property-based checks")
+        terminalreporter.write_line(mod.report())

@@ -380,8 +380,30 @@ class TrainResult:
 
     @property
     def final(self) -> dict:
-        """The last evaluation as ``{key: value}``."""
-        return {k: v[-1] for k, v in self.history.items()} if self.history["step"] else {}
+        """The last evaluation as ``{key: value}``; a diverged run's losses are ``inf`` (as in the ensembles),
+        the history keeps the values measured up to the divergence."""
+        if not self.history["step"]:
+            return {}
+        out = {k: v[-1] for k, v in self.history.items()}
+        if self.diverged:
+            for k in ("train_loss", "test_loss"):
+                if out[k] == out[k]:  # not the NaN of an absent test set
+                    out[k] = float("inf")
+        return out
+
+
+def _check_labels(model, data, loss: str) -> None:
+    """``ValueError`` naming ``y_train``/``y_test`` when class labels do not fit the model's outputs."""
+    if loss != "cross_entropy":
+        return
+    with torch.no_grad():
+        k = model(data.x_train[:1]).shape[-1]
+    for name, y in (("y_train", data.y_train), ("y_test", data.y_test)):
+        if y is not None and y.numel() and not y.is_floating_point():
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= k:
+                raise ValueError(f"{name}: class labels must lie in [0, {k}) for a model with {k} outputs; "
+                                 f"found labels in [{lo}, {hi}]")
 
 
 def _inf_if_nan(v: float) -> float:
@@ -476,6 +498,7 @@ def train(model: nn.Module, data, config: TrainConfig, *, device=None, progress:
             diverged, diverged_at = True, it
         return tr[0]
 
+    _check_labels(model, data, config.loss)
     loss0 = record(0)
     if math.isfinite(loss0):
         max_loss = config.divergence_factor * max(loss0, 1e-12)

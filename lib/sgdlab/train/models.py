@@ -159,6 +159,8 @@ def mlp(
     -----
     Part 1 (Velikanov et al. 2023, Sec. 6) uses ``mlp([784, 1000, 1], "relu", parametrization="ntk")``.
     """
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths={widths!r} must hold at least two positive integers")
     widths = tuple(widths)
     if len(widths) < 2 or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
         raise ValueError(f"widths={widths!r} must hold at least two positive integers")
