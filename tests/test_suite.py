@@ -114,3 +114,29 @@ def test_the_cost_model_is_monotone_and_validates():
     with pytest.raises(ValueError, match="precision"):
         _cost.Work(points=1, runs=1, seq_steps=1, flops=1.0, step_s=0.0, precision="fp8")
     assert math.isclose(_cost.resnet_macs([1], [4], side=2), 9 * 4 * 4 + 2 * 9 * 16 * 4)
+
+
+def test_a_chapter_without_full_scale_data_shows_one_admonition(tmp_path):
+    note = suite.full_scale_note("p3_noise_vs_lr", data_dir=tmp_path)
+    md = note._repr_markdown_()
+    assert not note.any and note.data == {"p3_noise_vs_lr": None}
+    assert md.startswith(":::{admonition} Not yet run at full scale") and "suite --scale full --device cuda" in md
+    assert "p3_noise_vs_lr" in md and "H100" in md
+
+
+def test_a_stale_full_scale_result_is_shown_as_stale(tmp_path):
+    d = tmp_path / "p1_maps" / "full"
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"points": [], "summary": {}}))
+    entry = {"inputs": {}, "outputs": {}, "inputs_sha256": "0" * 64, "device": {"gpu": "NVIDIA H100"},
+             "date": "2026-12-01T00:00:00+00:00", "commit": "abcdef1234567", "wall_time_s": 12.0,
+             "config": {}, "versions": {}}
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"p1_maps/full": entry}))
+    note = suite.full_scale_note("p1_maps", data_dir=tmp_path)
+    assert note.any and note.data["p1_maps"]["fresh"] is False
+    assert "stale" in note._repr_markdown_() and "decides nothing" in note._repr_markdown_()
+
+
+def test_an_unknown_experiment_in_a_note_is_a_value_error():
+    with pytest.raises(ValueError, match="names"):
+        suite.full_scale_note("nope")

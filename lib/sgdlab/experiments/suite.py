@@ -188,3 +188,66 @@ def main(args) -> int:
     if not args.dry_run:
         print(json.dumps({r["name"]: r.get("status") for r in rec["experiments"]}, indent=1))
     return 0
+
+
+class FullScaleNote:
+    """What a chapter shows about its full-scale experiments: one short admonition while none has run
+    (what would run, on what, and the command), else one provenance line per result.
+
+    ``full_scale_note("p3_noise_vs_lr")`` in a notebook cell renders as Markdown; :attr:`data` holds,
+    per experiment, the provenance to pass to ``ClaimLog.check(..., data=...)`` (``None`` while absent).
+    """
+
+    def __init__(self, *names: str, data_dir=None):
+        from ._runner import is_fresh, load_results
+        from .. import provenance
+
+        if not names:
+            raise ValueError("names: give at least one experiment")
+        known = dict(ORDER)
+        self.names = list(names)
+        self.results: dict[str, dict | None] = {}
+        self.data: dict[str, dict | None] = {}
+        for n in self.names:
+            if n not in known:
+                raise ValueError(f"names={n!r} is not a suite experiment; the suite runs {', '.join(known)}")
+            res = load_results(n, "full", data_dir)
+            self.results[n] = res
+            if res is None:
+                self.data[n] = None
+                continue
+            entry = provenance.read_manifest(data_root(data_dir) / "MANIFEST.json").get(f"{n}/full", {})
+            fresh, why = is_fresh(n, "full", data_dir)
+            dev = entry.get("device", {})
+            self.data[n] = {"device": dev.get("gpu") or dev.get("processor") or "unknown", "date": entry.get("date"),
+                            "commit": str(entry.get("commit", ""))[:10], "fresh": bool(fresh),
+                            "why": None if fresh else why, "wall_time_s": entry.get("wall_time_s")}
+
+    @property
+    def any(self) -> bool:
+        """Whether at least one of the experiments has a result in ``data/``."""
+        return any(r is not None for r in self.results.values())
+
+    def _repr_markdown_(self) -> str:
+        missing = [n for n in self.names if self.results[n] is None]
+        lines = []
+        if missing:
+            rows = {r["name"]: r for r in plan("full", "cuda", missing)}
+            what = "; ".join(f"`{n}` ({dict(ORDER)[n]}; about {rows[n]['estimate_s']:.0f} s planned on one H100)"
+                             for n in missing)
+            lines += [":::{admonition} Not yet run at full scale", ":class: note",
+                      f"What would run: {what}. It runs on a GPU, as part of the suite "
+                      "`python -m sgdlab.experiments suite --scale full --device cuda`; the results land in "
+                      "`data/` with their provenance, and this section then draws them and checks them.", ":::"]
+        for n in self.names:
+            d = self.data[n]
+            if d is not None:
+                state = "fresh" if d["fresh"] else f"**stale** ({d['why']}): shown, but it decides nothing"
+                lines.append(f"*Full scale, `{n}`:* {d['device']}, {d['date']}, commit `{d['commit']}`, "
+                             f"{d['wall_time_s']} s; {state}.")
+        return "\n".join(lines)
+
+
+def full_scale_note(*names: str, data_dir=None) -> FullScaleNote:
+    """See :class:`FullScaleNote`."""
+    return FullScaleNote(*names, data_dir=data_dir)
