@@ -210,3 +210,12 @@ def test_label_noise_follows_the_slow_sde_at_small_lr():
 def test_invalid_inputs_raise_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_label_noise_log_ratio_se_matches_the_spread_over_seeds():
+    from sgdlab.sde.sgdm import simulate_label_noise
+
+    runs = [simulate_label_noise(0.1, [0.0, 0.9], [0.5], n_chains=300, seed=s) for s in range(40)]
+    logs = np.array([r["log_ratio"][:, 0] for r in runs])
+    se = np.array([r["log_ratio_se"][:, 0] for r in runs]).mean(0)
+    np.testing.assert_allclose(logs.std(0, ddof=1), se, rtol=0.3)

@@ -179,7 +179,7 @@ def quadratic_moments(
 
     References
     ----------
-    Wang et al., ICLR 2024, Sec. 3 and our note's check E1. Used in ``momentum/02_short_horizon``.
+    Wang et al., ICLR 2024, Sec. 3. Used in ``momentum/02_short_horizon``.
     """
     h = _matrix("hessian", hessian)
     d = h.shape[0]
@@ -388,7 +388,7 @@ def simulate_quadratic(
     -------
     dict with ``var`` (inf if the chains diverged), ``sem`` and ``diverged`` (bool).
 
-    Used in ``momentum/03_stationarity`` (checks E2 and E3 of our note).
+    Used in ``momentum/03_stationarity`` (stationary variance and SVAG on the quadratic).
     """
     lam = _positive("curvature", curvature)
     s = math.sqrt(_nonneg("noise_var", noise_var))
@@ -460,7 +460,9 @@ def simulate_label_noise(
     Returns
     -------
     dict with ``time`` (n_t,), ``steps`` (n_t,), ``log_ratio`` (n_β, n_t) = log(mean D / D₀) (inf/nan
-    replaced by ``inf`` if diverged), ``diverged`` (n_β,) bool.
+    replaced by ``inf`` if diverged), ``log_ratio_se`` (n_β, n_t), its standard error over chains
+    (delta method, sd(D)/(√n·mean D); each β draws its own noise, so the runs are independent),
+    ``diverged`` (n_β,) bool.
 
     References
     ----------
@@ -497,6 +499,7 @@ def simulate_label_noise(
     e = step_size[:, None]
     d0 = x0[0] ** 2 - x0[1] ** 2
     out = np.empty((betas.size, t.size))
+    sd = np.empty((betas.size, t.size))
     j = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, int(steps.max()) + 1):
@@ -506,9 +509,13 @@ def simulate_label_noise(
             x1 = x1 - e * m1
             x2 = x2 - e * m2
             while j < t.size and steps[j] == k:
-                out[:, j] = np.mean(x1 * x1 - x2 * x2, axis=1) / d0
+                dk = (x1 * x1 - x2 * x2) / d0
+                out[:, j] = np.mean(dk, axis=1)
+                sd[:, j] = np.std(dk, axis=1, ddof=1) if n_chains > 1 else np.inf
                 j += 1
     diverged = ~np.all(np.isfinite(out), axis=1) | np.any(out <= 0, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.where(diverged[:, None], np.inf, np.log(np.where(out > 0, out, 1.0)))
-    return {"time": t, "steps": steps, "log_ratio": log_ratio, "diverged": diverged}
+        # delta method: s.e. of log(mean D) = sd(D) / (√n · mean D)
+        log_ratio_se = np.where(diverged[:, None], np.inf, sd / (np.sqrt(n_chains) * np.abs(out)))
+    return {"time": t, "steps": steps, "log_ratio": log_ratio, "log_ratio_se": log_ratio_se, "diverged": diverged}

@@ -1,7 +1,7 @@
 """SGD against SGDM on small networks, through the engine's vectorised ensembles (part 2, networks).
 
 :func:`train_mlp_ensemble` is a thin layer over :func:`sgdlab.train.train_ensemble`: it builds the
-one-hidden-layer MLP of our note's check E5 (:func:`sgdlab.train.mlp`, PyTorch's default
+one-hidden-layer MLP of the networks chapter (:func:`sgdlab.train.mlp`, PyTorch's default
 initialisation drawn from the member's seed), trains every (effective learning rate, momentum, seed)
 of a comparison as one ensemble, and returns each member's numbers at the member's own horizon. The
 update is the normalised SGDM of Wang et al. (ICLR 2024, eq. 3)::
