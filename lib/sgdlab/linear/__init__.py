@@ -7,7 +7,8 @@ generating functions*, ICLR 2023), chapters ``book/generating_functions/01_deriv
 - SE (spectrally expressible) recursion, vectorised over modes and over grids of (α, β, γ):
   :func:`se_loss`, per-mode :func:`transfer_matrix`;
 - generating functions :func:`U_of_z`, :func:`V_of_z`, :func:`L_of_z`, their inversion
-  :func:`loss_from_genfun`, closed forms at z = 1 (:func:`U_at_one`, :func:`V_at_one`, :func:`loss_sum`);
+  :func:`loss_from_genfun`, the renewal form (:func:`propagators`, :func:`renewal_loss`), closed forms at
+  z = 1 (:func:`U_at_one`, :func:`V_at_one`, :func:`loss_sum`);
 - convergence: :func:`mode_stable` (Jury), :func:`critical_lr` α_c(β), :func:`lambda_crit`,
   :func:`effective_lr_limit`;
 - power laws: :func:`power_law_modes` (with log-binned tails), :func:`asymptotic_constants`,
@@ -31,13 +32,14 @@ from ._momentum import noise_constant, noise_constant_momentum_slope, optimal_lr
 from ._powerlaw import (asymptotic_constants, crossing_time, local_exponent, loss_asymptotics,
                         negative_momentum_condition, power_law_modes, transition_time)
 from ._se import (L_of_z, U_at_one, U_of_z, V_at_one, V_of_z, critical_lr, det_poly, effective_lr_limit,
-                  lambda_crit, loss_from_genfun, loss_sum, mode_stable, noise_factor, propagators, se_loss,
-                  transfer_matrix)
+                  lambda_crit, loss_from_genfun, loss_sum, mode_stable, noise_factor, propagators, renewal_loss,
+                  se_loss, transfer_matrix)
 
 __all__ = [
     "noise_factor", "transfer_matrix", "se_loss", "det_poly", "U_of_z", "V_of_z", "L_of_z",
     "loss_from_genfun", "mode_stable", "U_at_one", "V_at_one", "loss_sum", "critical_lr", "lambda_crit",
-    "effective_lr_limit", "propagators", "power_law_modes", "asymptotic_constants", "loss_asymptotics", "transition_time",
+    "effective_lr_limit", "propagators", "renewal_loss", "power_law_modes", "asymptotic_constants", "loss_asymptotics",
+    "transition_time",
     "negative_momentum_condition", "local_exponent", "crossing_time", "kernel_problem", "exact_finite_loss", "sd_from_kernel",
     "mc_gaussian_loss", "mc_finite_loss", "eigvec_kurtosis", "relu_ntk", "fit_power_laws",
     "optimal_lr", "noise_constant", "optimal_noise_lr", "noise_constant_momentum_slope",

@@ -30,7 +30,7 @@ def _kernel_problem_impl(kernel, targets):
     References
     ----------
     Velikanov et al. (ICLR 2023), function-space form of the experiments; book chapters
-    ``generating_functions/02_se_exactness`` (and the planned network chapter for P1.C7).
+    ``generating_functions/02_se_exactness`` and ``generating_functions/06_networks``.
     """
     K = np.asarray(kernel, dtype=np.float64)
     y = np.asarray(targets, dtype=np.float64)
@@ -273,7 +273,7 @@ def _relu_ntk_impl(x, *, sigma_w: float = 1.0, sigma_b: float = 1.0, repo_formul
     References
     ----------
     Jacot et al. (2018); Velikanov et al. (ICLR 2023), authors' repository ``datasets/mlp_ntk.py``;
-    book chapters ``generating_functions/02_se_exactness`` (and the planned network chapter for P1.C7).
+    book chapters ``generating_functions/02_se_exactness`` and ``generating_functions/06_networks``.
     """
     X = np.asarray(x, dtype=np.float64)
     if X.ndim != 2:

@@ -1,7 +1,7 @@
 """A real network against the theory: the empirical NTK of a one-hidden-layer ReLU network and SGD runs
 with ``torch.optim.SGD`` recorded on the full training set (private).
 
-Book chapter ``generating_functions/06_networks`` (claim P1.C7).
+Book chapter ``generating_functions/06_networks`` (headline claim P1.H6).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def power_law_modes(nu: float, kappa: float, n_modes: int, *, n_exact: int | Non
     References
     ----------
     Velikanov et al. (ICLR 2023), power-law spectra; reproduction note §5.0 (binning); book chapters
-    ``generating_functions/03_convergence`` and the planned phases and momentum chapters (P1.C4–C6).
+    ``generating_functions/03_convergence``, ``04_phases`` and ``05_momentum`` (headline claims P1.H3–P1.H5).
     """
     n_modes = positive_int(n_modes, "n_modes")
     if not nu > 0:
@@ -138,8 +138,8 @@ def transition_time(eigs, c, nu, kappa, lr, momentum, noise_factor, *, mult=None
 
     References
     ----------
-    Reproduction note §3.2 (our derivation of the phase-switch time); planned book chapter
-    on phases (P1.C4; chapter not yet written).
+    Our derivation of the phase-switch time (the paper's body was not available); book chapter
+    on phases, ``generating_functions/04_phases`` (headline claim P1.H3).
     """
     zeta = kappa / nu
     if not zeta > 2 - 1 / nu:
@@ -163,7 +163,7 @@ def negative_momentum_condition(eigs, c, nu, *, mult=None):
     References
     ----------
     Velikanov et al. (ICLR 2023), the condition for negative momenta (appendix, "condition (91)" of the
-    authors' notebook); to be checked in the planned momentum chapter (P1.C6).
+    authors' notebook); checked in ``generating_functions/05_momentum`` (P1.C6b, P1.C6c).
     """
     lam = np.asarray(eigs, dtype=float)
     cc = np.asarray(c, dtype=float)

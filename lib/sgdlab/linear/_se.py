@@ -14,7 +14,7 @@ from ._validate import as_modes, hyper, multiplicities, positive_int, single_thr
 __all__ = [
     "noise_factor", "transfer_matrix", "se_loss", "det_poly", "U_of_z", "V_of_z", "L_of_z",
     "loss_from_genfun", "mode_stable", "U_at_one", "V_at_one", "loss_sum", "critical_lr",
-    "lambda_crit", "effective_lr_limit", "propagators",
+    "lambda_crit", "effective_lr_limit", "propagators", "renewal_loss",
 ]
 
 
@@ -616,3 +616,45 @@ def propagators(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.0, ta
         Y = np.einsum("kij,kj->ki", T, Y)
         V[t] = m @ X[:, 0]
     return U, V
+
+
+def renewal_loss(U, V):
+    """Solve the renewal equation 2L_t = V_t + Σ_{s=1}^{t} U_s 2L_{t−s} for the loss L_t.
+
+    Given the noise and signal propagators of :func:`propagators`, this is the time-domain form of
+    L(z) = ½V(z)/(1 − U(z)): the loss is built forward in time from the propagators alone, without the
+    moment recursion.
+
+    Parameters
+    ----------
+    U, V : array_like, 1-D, same length T + 1
+        Noise propagator (``U[0]`` is ignored; noise injected at step t enters at t + 1) and signal
+        propagator.
+
+    Returns
+    -------
+    ndarray of length T + 1
+        The loss L_0 … L_T.
+
+    Raises
+    ------
+    ValueError
+        If ``U`` and ``V`` are not 1-D arrays of the same length, or are not finite.
+
+    References
+    ----------
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023); propagator expansion of Yarotsky & Velikanov (ICLR 2025);
+    book chapter ``generating_functions/01_derivation``.
+    """
+    u = np.asarray(U, dtype=np.float64)
+    v = np.asarray(V, dtype=np.float64)
+    if u.ndim != 1 or v.ndim != 1 or u.shape != v.shape or u.size == 0:
+        raise ValueError("U and V must be 1-D arrays of the same, non-zero length")
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+        raise ValueError("U and V must be finite")
+    two_L = np.empty_like(v)
+    two_L[0] = v[0]
+    for t in range(1, v.size):
+        # Σ_{s=1}^{t} U_s 2L_{t−s}
+        two_L[t] = v[t] + np.dot(u[1:t + 1], two_L[t - 1::-1])
+    return 0.5 * two_L
