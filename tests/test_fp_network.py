@@ -95,7 +95,7 @@ def test_the_sweep_is_registered_at_both_scales():
     exp = registry.get("p4_sharpness")
     for scale in ("book", "full"):
         cfg = exp.config(scale)
-        assert len(exp.points(scale)) == len(cfg["seeds"]) >= 3
+        assert len(exp.points(scale)) == len(cfg["seeds"]) >= 2   # the full sweep was cut to 2 seeds for its GPU budget
         assert cfg["escape_from"] in cfg["batch_sizes"]
         assert cfg["horizon"] % cfg["every"] == 0
     assert "lib/sgdlab/hessian/lanczos.py" in exp.input_files()

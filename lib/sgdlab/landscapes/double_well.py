@@ -113,6 +113,36 @@ class TiltedDoubleWell:
         kf, ks = self.hess(self.flat_minimum), self.hess(self.sharp_minimum)
         return math.sqrt(ks) / (math.sqrt(ks) + math.sqrt(kf))
 
+    def barrier_orbit_action(self, minimum: float, *, n: int = 20001) -> float:
+        """Action :math:`J=\\oint p\\,dx=2\\int\\sqrt{2(\\Delta F-f(x))}\\,dx` of the orbit at the barrier energy.
+
+        The orbit of :math:`\\ddot x=-f'(x)` with energy :math:`\\Delta F=f(s)` in the well of ``minimum``
+        runs from the barrier top :math:`s` to the turning point beyond the minimum where
+        :math:`f=\\Delta F`. Kramers' moderate-to-strong friction law holds while the energy lost per
+        oscillation, :math:`\\gamma I/T` with :math:`I` the action in the variables of the kinetic
+        equation, is large (Hänggi, Talkner, Borkovec, Rev. Mod. Phys. 62 (1990), Sec. IV). For SGDM
+        (:math:`U=cf`) :math:`I=\\sqrt c\\,J`. Used by ``book/fokker_planck/04_momentum``.
+
+        Parameters
+        ----------
+        minimum : float
+            ``-1.0`` or ``1.0``.
+        n : int
+            Points of the composite trapezoid rule (the integrand has square-root end points).
+
+        Returns
+        -------
+        float
+        """
+        if minimum not in (-1.0, 1.0):
+            raise ValueError(f"minimum={minimum!r} must be -1.0 or 1.0")
+        if not (isinstance(n, (int, np.integer)) and n >= 101):
+            raise ValueError(f"n={n!r} must be an integer >= 101")
+        s, dF = self.saddle, self.barrier
+        far = float(brentq(lambda x: float(self.value(x)) - dF, minimum, minimum + math.copysign(3.0, minimum)))
+        xs = np.linspace(min(s, far), max(s, far), int(n))
+        return float(2.0 * np.trapezoid(np.sqrt(np.clip(2.0 * (dF - self.value(xs)), 0.0, None)), xs))
+
 
 @dataclass(frozen=True)
 class DoubleWell2D:

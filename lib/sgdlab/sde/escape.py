@@ -33,7 +33,7 @@ from scipy import stats as _st
 __all__ = [
     "mfpt_1d", "kramers_time", "eyring_kramers_time", "kramers_time_kinetic",
     "sgdm_friction", "sgdm_kinetic_parameters", "sgdm_escape_factor", "kramers_time_sgdm",
-    "CensoredRate", "censored_exponential", "mfpt_grid_2d",
+    "CensoredRate", "censored_exponential", "escape_rate", "mfpt_grid_2d",
 ]
 
 
@@ -363,6 +363,58 @@ def censored_exponential(times, escaped, *, confidence: float = 0.95) -> Censore
         mean_time_ci=(1.0 / hi_rate, (1.0 / lo_rate) if lo_rate > 0 else math.inf),
         n_escaped=k, n_chains=int(t.size), exposure=S,
     )
+
+
+def escape_rate(grad: Callable, x0, target, *, lr: float, horizon, groups=None, batch_size: int = 1,
+                noise_std: float = 0.0, noise: str = "two-point", momentum: float = 0.0,
+                seed: int | np.random.Generator = 0, check_every: int = 1,
+                confidence: float = 0.95):
+    """Escape rate of mini-batch SGD (or SGDM, or Euler–Maruyama) from right-censored first passages.
+
+    Runs :func:`sgdlab.sde.particles.first_passage` to the largest horizon, censors each particle at
+    its own horizon and returns the censored-exponential estimate (:func:`censored_exponential`):
+    escapes divided by the total time at risk. A short horizon with many particles costs the same
+    particle-steps as a long one with few, and far fewer Python steps; the escape law must be close
+    to exponential over the horizon (start particles in the well's quasi-stationary law, e.g.
+    :func:`sgdlab.sde.particles.harmonic_gibbs_start`, or let the transient be short against it).
+
+    Parameters
+    ----------
+    grad, x0, target, lr, batch_size, noise_std, noise, momentum, seed, check_every
+        As for :func:`sgdlab.sde.particles.first_passage`.
+    horizon : float or array_like, shape (n,)
+        Censoring time of each particle (SDE time).
+    groups : array_like, shape (n,), optional
+        A label per particle: one estimate per label (e.g. the two directions over a barrier run
+        in one array).
+    confidence : float
+        Level of the interval of :class:`CensoredRate`.
+
+    Returns
+    -------
+    CensoredRate, or dict of label -> CensoredRate when ``groups`` is given.
+
+    Used by ``book/fokker_planck/02_escape`` and ``04_momentum``.
+    """
+    from .particles import first_passage
+
+    x = np.asarray(x0, dtype=float)
+    n = x.shape[0] if x.ndim else 0
+    h = np.broadcast_to(np.asarray(horizon, dtype=float), (n,))
+    if n == 0 or np.any(~np.isfinite(h)) or np.any(h <= 0):
+        raise ValueError("horizon must be finite and > 0 for every particle")
+    times, escaped = first_passage(grad, x, target, lr=lr, horizon=float(h.max()), batch_size=batch_size,
+                                   noise_std=noise_std, noise=noise, momentum=momentum, seed=seed,
+                                   check_every=check_every)
+    escaped = escaped & (times <= h)
+    times = np.minimum(times, h)
+    if groups is None:
+        return censored_exponential(times, escaped, confidence=confidence)
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError("groups must have one label per particle")
+    return {label: censored_exponential(times[g == label], escaped[g == label], confidence=confidence)
+            for label in dict.fromkeys(g.tolist())}
 
 
 def mfpt_grid_2d(value: Callable, start, target_x: float, temperature: float, *,

@@ -42,7 +42,7 @@ import scipy.sparse as sps
 from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import expm_multiply
 
-__all__ = ["FokkerPlanck1D", "ks_distance", "gibbs_basin_mass"]
+__all__ = ["FokkerPlanck1D", "ks_distance", "ks_critical", "ks_null_sd", "gibbs_basin_mass"]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 
@@ -196,6 +196,27 @@ class FokkerPlanck1D:
         out = (np.exp(np.outer(times, w)) * coef[None, :]) @ V.T * sqrt_pi[None, :]
         return np.clip(out, 0.0, None)
 
+    def normal_masses(self, mean: float, std: float) -> np.ndarray:
+        """Cell masses of the normal law :math:`N(\\mu,s^2)`, its density at the cell centres normalised.
+
+        The discretised start law of particles started at :math:`\\mu+s\\,\\xi`, :math:`\\xi\\sim N(0,1)`
+        (the chapters start chains at the barrier top this way), to feed :meth:`evolve`.
+
+        Parameters
+        ----------
+        mean : float
+            :math:`\\mu`, inside ``[lo, hi]``.
+        std : float
+            :math:`s>0`; resolve it with a few cells (``std >= h``) for an accurate start.
+        """
+        std = _check_finite_positive("std", std)
+        if not (isinstance(mean, (int, float, np.floating)) and self.lo <= mean <= self.hi):
+            raise ValueError(f"mean={mean!r} must lie in [lo, hi] = [{self.lo}, {self.hi}]")
+        p = np.exp(-((self.x - mean) ** 2) / (2.0 * std**2))
+        if not p.sum() > 0:
+            raise ValueError("std is too small for the grid: no cell centre carries mass")
+        return p / p.sum()
+
     # ------------------------------------------------------------------ summaries
     def cdf_at_faces(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Faces ``[lo, ..., hi]`` and the cumulative mass at them (mass uniform within a cell)."""
@@ -225,6 +246,44 @@ def ks_distance(samples: np.ndarray, faces: np.ndarray, cdf: np.ndarray) -> floa
     n = s.size
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - F), np.max(F - (i - 1) / n)))
+
+
+def ks_critical(n_samples: int, alpha: float) -> float:
+    """Critical value of the one-sample Kolmogorov–Smirnov statistic: :math:`P(D_n>d)=\\alpha` under the null.
+
+    Exact for finite :math:`n` (:data:`scipy.stats.kstwo`); :math:`\\approx1.36/\\sqrt n` at
+    :math:`\\alpha=0.05`. A check at this value keeps its power as ``n_samples`` grows, unlike a fixed
+    threshold.
+
+    Parameters
+    ----------
+    n_samples : int
+        :math:`n\\ge1`.
+    alpha : float
+        Level in (0, 1); for :math:`m` simultaneous tests at family-wise level :math:`a` pass
+        :math:`a/m` (Bonferroni).
+
+    Used by ``book/fokker_planck/01_sde_and_fokker_planck`` and ``03_flat_minima_and_time``.
+    """
+    from scipy.stats import kstwo
+
+    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+        raise ValueError(f"n_samples={n_samples!r} must be an integer >= 1")
+    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+        raise ValueError(f"alpha={alpha!r} must lie in (0, 1)")
+    return float(kstwo.isf(float(alpha), int(n_samples)))
+
+
+def ks_null_sd(n_samples: int) -> float:
+    """Standard deviation of the KS statistic under the null, :math:`\\approx0.260/\\sqrt n` (Kolmogorov's law).
+
+    The scale of a KS distance's sampling error, recorded as its standard error.
+    """
+    from scipy.stats import kstwobign
+
+    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+        raise ValueError(f"n_samples={n_samples!r} must be an integer >= 1")
+    return float(kstwobign.std() / math.sqrt(int(n_samples)))
 
 
 def gibbs_basin_mass(value: Callable, temperature: float, boundary: float, lo: float, hi: float,

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["batch_noise", "simulate", "euler_maruyama", "first_passage"]
+__all__ = ["batch_noise", "simulate", "euler_maruyama", "first_passage", "harmonic_gibbs_start"]
 
 _NOISE_KINDS = ("two-point", "gaussian")
 _BLOCK_ELEMENTS = 2_000_000
@@ -239,3 +239,47 @@ def first_passage(grad: Callable, x0, target, *, lr: float, horizon: float, batc
             idx, x, m, sgn, tgt = idx[keep], x[keep], m[keep], sgn[keep], tgt[keep]
     times = np.minimum(times, horizon)
     return times, escaped
+
+
+def harmonic_gibbs_start(minimum, hess, temperature: float, n: int,
+                         seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Draw ``n`` starting points from the harmonic Gibbs law :math:`N(m, D\\,H^{-1})` of a minimum.
+
+    The stationary law of :math:`dX=-\\nabla f\\,dt+\\sqrt{2D}\\,dW` restricted to a well, to second
+    order: escape runs started from it have no initial transient before the escape law becomes
+    exponential.
+
+    Parameters
+    ----------
+    minimum : array_like, shape (d,)
+        :math:`m`.
+    hess : array_like, shape (d, d)
+        :math:`H=\\nabla^2 f(m)`, positive definite.
+    temperature : float
+        :math:`D>0`.
+    n : int
+        Number of particles.
+    seed : int or Generator
+        The draws are ``rng.standard_normal((d, n))``, one row per coordinate.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    Used by ``book/fokker_planck/02_escape`` (two-dimensional escape).
+    """
+    m = np.atleast_1d(np.asarray(minimum, dtype=float))
+    H = np.atleast_2d(np.asarray(hess, dtype=float))
+    if m.ndim != 1 or H.shape != (m.size, m.size):
+        raise ValueError("hess must be a (d, d) matrix for a minimum of shape (d,)")
+    if not (isinstance(temperature, (int, float, np.floating)) and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature={temperature!r} must be a finite number > 0")
+    if not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise ValueError(f"n={n!r} must be an integer >= 1")
+    try:
+        L = np.linalg.cholesky(float(temperature) * np.linalg.inv(0.5 * (H + H.T)))
+    except np.linalg.LinAlgError:
+        raise ValueError("hess must be positive definite") from None
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    z = rng.standard_normal((m.size, int(n)))
+    return m[None, :] + (L @ z).T
