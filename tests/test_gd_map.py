@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sgdlab import gd_map as G
+from sgdlab.dynamics import gd_map as G
 from sgdlab.landscapes.rugged import GaussianDip, RuggedBowl
 
 

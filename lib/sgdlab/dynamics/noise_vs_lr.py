@@ -29,7 +29,7 @@ Full-batch GD versions of the arms (:func:`gd_lr_vs_noise`, names in :data:`GD_A
 zero-mean difference :math:`k\,(g_{B_2}-g_{B_3})/\sqrt2`, :func:`train_gd_noise_ensemble`, with
 :math:`k=\sqrt{\eta_L/\eta_S}` from :func:`matched_gd_noise_k`) and ``"gd_small_long"``.
 
-Used by ``book/large_lr/06_networks`` (claim P3.C5).
+Used by ``book/large_lr/06_networks`` (checks P3.C5a–c, headline claim P3.H1).
 
 References
 ----------

@@ -7,13 +7,15 @@ Two test functions with exact first and second derivatives, vectorised over any 
   of curvature about ``2a(π/p)² + 1``, far above the global minimum's ``f''(0) = 1``.
 - :class:`GaussianDip` — a bowl ``x²/2`` with one narrow Gaussian well
   ``−a exp(−(x−c)²/(2w²))``: a single sharp spurious minimum near ``c``.
+- :class:`QuarticWell` — the symmetric double well ``x⁴/4 − x²/2`` (minima ±1 with ``f'' = 2``), the
+  polynomial on which the period-doubling of the GD map is computed exactly.
 
 Both are *our* constructions, consistent with the claims of Mohtashami, Jaggi & Stich (ICML 2023);
 the paper's own function class could not be read (see ``book/large_lr/index.md``).
 
 Used by the chapters ``book/large_lr/01_gd_map``, ``02_rugged_bowl``, ``03_noise_vs_step`` and
 ``04_instability_trap``. The GD map and the simulations over many starts live in
-:mod:`sgdlab.gd_map`.
+:mod:`sgdlab.dynamics.gd_map`.
 
 References
 ----------
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RuggedBowl", "GaussianDip"]
+__all__ = ["RuggedBowl", "GaussianDip", "QuarticWell"]
 
 
 def _positive(name: str, value: float) -> float:
@@ -59,7 +61,7 @@ class RuggedBowl:
     Notes
     -----
     Defined for the chapters ``book/large_lr/01_gd_map``, ``02_rugged_bowl`` and
-    ``03_noise_vs_step``. Our construction (research note, Sec. 2.3), not the paper's definition.
+    ``03_noise_vs_step``. Our construction, not the paper's definition.
 
     References
     ----------
@@ -146,7 +148,7 @@ class GaussianDip:
 
     References
     ----------
-    Research note ``3_large_lr.md``, Sec. 2.3 (our example, not the paper's).
+    Our example, consistent with the claims of Mohtashami, Jaggi & Stich (ICML 2023); not the paper's.
     """
 
     depth: float = 3.0
@@ -180,3 +182,34 @@ class GaussianDip:
         x = np.asarray(x, dtype=float)
         z, g = self._g(x)
         return 1.0 + g * (1.0 - z * z) / self.width**2
+
+
+@dataclass(frozen=True)
+class QuarticWell:
+    r"""The double well :math:`f(x) = x^4/4 - x^2/2`: minima at :math:`\pm1` with :math:`f''=2`, a
+    maximum at 0. GD's threshold at the minima is :math:`\eta = 1`.
+
+    Being a polynomial, its GD map's 2-cycles are roots of a polynomial, found exactly by
+    :func:`sgdlab.dynamics.gd_map.exact_two_cycles` from :meth:`expr`. Used by
+    ``book/large_lr/01_gd_map`` (period doubling).
+    """
+
+    def value(self, x) -> np.ndarray:
+        """:math:`f(x)`, elementwise."""
+        x = np.asarray(x, dtype=float)
+        return 0.25 * x**4 - 0.5 * x**2
+
+    def grad(self, x) -> np.ndarray:
+        """:math:`f'(x) = x^3 - x`, elementwise."""
+        x = np.asarray(x, dtype=float)
+        return x**3 - x
+
+    def hess(self, x) -> np.ndarray:
+        """:math:`f''(x) = 3x^2 - 1`, elementwise."""
+        x = np.asarray(x, dtype=float)
+        return 3.0 * x**2 - 1.0
+
+    @staticmethod
+    def expr(symbol):
+        """The SymPy expression of :math:`f` in ``symbol``."""
+        return symbol**4 / 4 - symbol**2 / 2

@@ -10,6 +10,12 @@ The simulations run many starts and many step sizes as one array computation: th
 step sizes and noise levels broadcast against each other, and every step updates the whole array.
 Divergence is a result (a flag and ``inf``), never an exception.
 
+With noise, the chain :math:`x_{t+1} = x_t - \eta(f'(x_t) + \sigma\xi_t)` has two reference laws:
+the Gibbs law :math:`\propto e^{-f/D}`, :math:`D=\eta\sigma^2/2` (its small-:math:`\eta` limit,
+:func:`gibbs_mass`), and its own stationary law at the given :math:`\eta` (:func:`stationary_mass`,
+which keeps the :math:`O(\eta)` bias). :func:`kramers_time` is the clock on which the noisy chain
+crosses a chain of ripples.
+
 Used by the chapters of part 3 (``book/large_lr/01_gd_map`` … ``04_instability_trap``).
 
 References
@@ -41,6 +47,14 @@ __all__ = [
     "basin_of",
     "temperature",
     "gibbs_mass",
+    "stationary_mass",
+    "kramers_time",
+    "orbit_period",
+    "exact_two_cycles",
+    "grid_band",
+    "proportion_se",
+    "first_budget",
+    "budget_to_reach",
 ]
 
 Grad = Callable[[np.ndarray], np.ndarray]
@@ -416,3 +430,283 @@ def gibbs_mass(landscape, temp, lo: float, hi: float, *, support: tuple[float, f
     part = np.trapezoid(np.where(inside, w, 0.0), x, axis=1)
     out = (part / total).reshape(t.shape)
     return float(out) if out.ndim == 0 else out
+
+
+def stationary_mass(landscape, lr: float, noise, lo: float, hi: float, *,
+                    support: tuple[float, float] = (-6.0, 6.0), n_grid: int = 2401,
+                    width: float = 8.0) -> np.ndarray | float:
+    r"""Mass of ``[lo, hi]`` under the stationary law of the discrete noisy GD chain itself.
+
+    The chain :math:`x_{t+1} = x_t - \eta f'(x_t) - \eta\sigma\xi_t` has the transition density
+    :math:`K(x, y) = \varphi\bigl((y - T_\eta(x))/(\eta\sigma)\bigr)/(\eta\sigma)`. Its stationary law
+    solves :math:`\pi(y) = \int \pi(x) K(x, y)\,dx`; here it is discretised on a uniform grid over
+    ``support`` (Nyström, each row of the kernel renormalised so that no mass leaks out of the
+    grid, entries beyond ``width`` kernel widths dropped) and solved as a sparse linear system. Unlike
+    :func:`gibbs_mass` it keeps the :math:`O(\eta)` bias of the discrete chain: on a quadratic of
+    curvature :math:`\lambda` its variance is :math:`\eta\sigma^2/(\lambda(2-\eta\lambda))`, not
+    :math:`\eta\sigma^2/(2\lambda)`.
+
+    Parameters
+    ----------
+    landscape
+        Object with a vectorised ``grad``.
+    lr, noise
+        :math:`\eta>0` and one or several :math:`\sigma>0` (the result has the shape of ``noise``).
+    lo, hi
+        The interval whose mass is returned.
+    support, n_grid
+        The grid; its step must resolve both the kernel width :math:`\eta\sigma` and the
+        landscape's finest scale, and ``support`` must hold essentially all the mass.
+
+    Chapter ``book/large_lr/03_noise_vs_step`` (the Gibbs bound, quantitatively).
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    lr = float(_check_lr(lr))
+    sig = np.asarray(noise, dtype=float)
+    if sig.size == 0 or not np.all(np.isfinite(sig)) or np.any(sig <= 0):
+        raise ValueError(f"noise={noise!r} must be finite and > 0")
+    lo, hi = _check_interval(lo, hi)
+    s_lo, s_hi = _check_interval(*support)
+    n_grid = _check_grid(n_grid)
+    if not (math.isfinite(width) and width > 0):
+        raise ValueError(f"width={width!r} must be finite and > 0")
+    x = np.linspace(s_lo, s_hi, n_grid)
+    h = x[1] - x[0]
+    tx = x - lr * landscape.grad(x)
+    out = []
+    for s in sig.ravel():
+        scale = lr * float(s)
+        if scale < 2 * h:
+            raise ValueError(f"n_grid={n_grid}: the grid step {h:.3g} does not resolve the kernel width "
+                             f"{scale:.3g} (lr * noise); use a finer grid")
+        half = int(math.ceil(width * scale / h))
+        rows, cols, vals = [], [], []
+        centre = np.rint((tx - s_lo) / h).astype(int)
+        for off in range(-half, half + 1):
+            j = centre + off
+            ok = (j >= 0) & (j < n_grid)
+            i = np.nonzero(ok)[0]
+            z = (x[j[ok]] - tx[ok]) / scale
+            rows.append(i)
+            cols.append(j[ok])
+            vals.append(np.exp(-0.5 * z * z))
+        r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        k = sparse.csr_matrix((v, (r, c)), shape=(n_grid, n_grid))
+        rs = np.asarray(k.sum(axis=1)).ravel()
+        rs[rs == 0] = 1.0
+        k = sparse.diags(1.0 / rs) @ k                         # row-stochastic transition matrix
+        a = (k.T - sparse.identity(n_grid)).tocsr()
+        c0 = int(np.argmin(np.abs(tx - x)))                   # fix π = 1 at a point of the grid (a fixed
+        keep = np.r_[0:c0, c0 + 1:n_grid]                       # point of T) and drop its equation: the
+        a_red = a[keep][:, keep].tocsc()                        # reduced system stays banded
+        rhs = -np.asarray(a[keep][:, [c0]].todense()).ravel()
+        pi = np.empty(n_grid)
+        pi[keep] = spsolve(a_red, rhs)
+        pi[c0] = 1.0
+        pi = np.clip(pi, 0.0, None)
+        pi /= pi.sum()
+        out.append(float(pi[(x >= lo) & (x <= hi)].sum()))
+    arr = np.asarray(out).reshape(sig.shape)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def kramers_time(landscape, lr: float, temp, x_from: float, x_to: float, *, lo: float | None = None,
+                 hi: float | None = None, n_grid: int = 200_001) -> np.ndarray | float:
+    r"""The Kramers clock: steps for the noisy small-step chain to cross the minima between two points.
+
+    For each minimum :math:`x_i` between ``x_to`` (exclusive, the target side) and ``x_from`` and the
+    maximum :math:`s_i` next to it on the side of ``x_to``, the escape time towards ``x_to`` in
+    diffusion time :math:`\tau=\eta t` is Kramers'
+    :math:`2\pi\,e^{(f(s_i)-f(x_i))/D}/\sqrt{f''(x_i)\,|f''(s_i)|}`; the clock is their sum (a
+    downhill chain of hops, back-hops ignored), divided by :math:`\eta` to count steps. It is
+    asymptotic in :math:`\Delta f/D \gg 1`: an order-of-magnitude clock, not a prediction to a
+    few per cent.
+
+    Parameters
+    ----------
+    landscape
+        Object with ``value``, ``grad``, ``hess``.
+    lr
+        The step :math:`\eta`.
+    temp
+        Temperatures :math:`D>0` (see :func:`temperature`); the result has their shape.
+    x_from, x_to
+        The walk starts at ``x_from`` and must reach ``x_to`` (``x_to < x_from`` or the reverse).
+    lo, hi, n_grid
+        Where to look for the critical points (default: the interval between the two points).
+
+    Chapter ``book/large_lr/03_noise_vs_step`` (the race at equal budgets).
+
+    References
+    ----------
+    Kramers, Physica 7 (1940); Mohtashami, Jaggi, Stich, ICML 2023 (small step plus noise).
+    """
+    lr = float(_check_lr(lr))
+    t = np.asarray(temp, dtype=float)
+    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise ValueError(f"temp={temp!r} must be finite and > 0")
+    if not (math.isfinite(x_from) and math.isfinite(x_to) and x_from != x_to):
+        raise ValueError(f"x_from={x_from!r}, x_to={x_to!r}: need two different finite points")
+    a, b = sorted((float(x_from), float(x_to)))
+    cp = critical_points(landscape, a if lo is None else lo, b if hi is None else hi, n_grid=n_grid)
+    towards_left = x_to < x_from
+    total = np.zeros(t.shape)
+    for i in np.nonzero(cp.minima)[0]:
+        xi = cp.x[i]
+        if not (a < xi < b) or abs(xi - x_to) < 1e-12:
+            continue
+        j = i - 1 if towards_left else i + 1
+        if j < 0 or j >= cp.x.size or cp.kind[j] != "max":
+            continue
+        barrier = cp.value[j] - cp.value[i]
+        pref = 2.0 * math.pi / math.sqrt(cp.curvature[i] * abs(cp.curvature[j]))
+        total = total + pref * np.exp(barrier / t)
+    out = total / lr
+    return float(out) if out.ndim == 0 else out
+
+
+def orbit_period(tail, periods=(1, 2, 4, 8), tol: float = 1e-9) -> np.ndarray:
+    r"""The period of the orbit each run ends on: the smallest :math:`q` in ``periods`` with
+    :math:`|x_T - x_{T-q}| <` ``tol`` (0 when there is none: chaotic, longer period, or not settled).
+
+    Parameters
+    ----------
+    tail
+        The last iterates, shape ``(n, *runs)`` with ``n > max(periods)`` (e.g. the end of
+        ``run_gd(..., record_every=1).history``).
+
+    Chapter ``book/large_lr/04_instability_trap``.
+    """
+    tail = np.asarray(tail, dtype=float)
+    qs = sorted({int(q) for q in periods})
+    if not qs or qs[0] < 1:
+        raise ValueError(f"periods={periods!r} must be integers >= 1")
+    if tail.ndim < 1 or tail.shape[0] <= qs[-1]:
+        raise ValueError(f"tail: need more than max(periods) = {qs[-1]} iterates along axis 0")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol={tol!r} must be finite and > 0")
+    out = np.zeros(tail.shape[1:], dtype=int)
+    for q in reversed(qs):
+        out = np.where(np.abs(tail[-1] - tail[-1 - q]) < tol, q, out)
+    return out
+
+
+def exact_two_cycles(expr, symbol, lr) -> list[float]:
+    r"""The real points on 2-cycles of GD on a polynomial, exactly (SymPy).
+
+    The GD map :math:`T(x) = x - \eta f'(x)` of a polynomial :math:`f` makes :math:`T(T(x)) - x` a
+    polynomial divisible by :math:`T(x) - x = -\eta f'(x)` (the fixed points); the quotient's real
+    roots are the points on 2-cycles. ``lr`` may be a SymPy rational for exact arithmetic.
+
+    Chapter ``book/large_lr/01_gd_map`` (period doubling on the quartic double well).
+    """
+    import sympy as sp
+
+    t = symbol - lr * sp.diff(expr, symbol)
+    q, r = sp.div(sp.Poly(sp.expand(t.subs(symbol, t) - symbol), symbol), sp.Poly(sp.expand(t - symbol), symbol))
+    if not r.is_zero:
+        raise ValueError("expr: T(T(x)) − x is not divisible by T(x) − x; give a polynomial")
+    return sorted(float(sp.re(z)) for z in q.nroots(n=30) if abs(sp.im(z)) < 1e-20)
+
+
+def grid_band(grid, ok) -> tuple[float, float, float, float]:
+    r"""The contiguous band of grid values around the best-known run of ``ok`` and its bracket.
+
+    For a grid (sorted) and a boolean mask, take the *longest* contiguous run of ``True``: returns
+    ``(inner_lo, inner_hi, outer_lo, outer_hi)``, where the inner values are its first and last grid
+    points and the outer ones the neighbouring grid points that fail (``-inf``/``inf`` at the grid's
+    ends). The band's true edges are known only to the grid spacing: they lie in
+    ``[outer_lo, inner_lo]`` and ``[inner_hi, outer_hi]``.
+
+    Raises
+    ------
+    ValueError
+        If no grid point is ``True`` or the grid is not strictly increasing.
+
+    Chapter ``book/large_lr/02_rugged_bowl`` (the window of large steps) and ``03_noise_vs_step``.
+    """
+    g = np.asarray(grid, dtype=float).ravel()
+    m = np.asarray(ok, dtype=bool).ravel()
+    if g.size != m.size or g.size == 0:
+        raise ValueError("grid and ok must have the same non-zero length")
+    if np.any(np.diff(g) <= 0):
+        raise ValueError("grid must be strictly increasing")
+    if not m.any():
+        raise ValueError("ok: no grid point is in the band")
+    start, run = None, []
+    for i, v in enumerate(np.append(m, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            run.append((start, i - 1))
+            start = None
+    i0, i1 = max(run, key=lambda ab: ab[1] - ab[0])
+    outer_lo = float(g[i0 - 1]) if i0 > 0 else -np.inf
+    outer_hi = float(g[i1 + 1]) if i1 + 1 < g.size else np.inf
+    return float(g[i0]), float(g[i1]), outer_lo, outer_hi
+
+
+def proportion_se(successes, trials) -> np.ndarray | float:
+    r"""Standard error of a success rate, never zero: :math:`\sqrt{\tilde p(1-\tilde p)/n}` with
+    :math:`\tilde p = (k+1)/(n+2)` (Laplace's estimate), so a rate of 0 or 1 out of :math:`n` runs
+    still carries an error of order :math:`1/n`.
+
+    Chapters ``book/large_lr/02_rugged_bowl`` … ``04_instability_trap``.
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
+        raise ValueError("need 0 <= successes <= trials and trials >= 1")
+    pt = (k + 1.0) / (n + 2.0)
+    out = np.sqrt(pt * (1.0 - pt) / n)
+    return float(out) if out.ndim == 0 else out
+
+
+def first_budget(budgets, rate, level: float) -> float:
+    r"""The first budget (step count) on a grid at which a success rate reaches ``level``
+    (``inf`` when it never does on the grid).
+
+    Chapter ``book/large_lr/03_noise_vs_step`` (the race at equal budgets).
+    """
+    b = np.asarray(budgets, dtype=float).ravel()
+    r = np.asarray(rate, dtype=float).ravel()
+    if b.size != r.size or b.size == 0 or np.any(np.diff(b) <= 0):
+        raise ValueError("budgets must be strictly increasing and as long as rate")
+    hit = np.nonzero(r >= level)[0]
+    return float(b[hit[0]]) if hit.size else math.inf
+
+
+def budget_to_reach(budgets, rate, level: float, n_runs: int, *, window: int = 5) -> tuple[float, float]:
+    r"""The budget at which a success-rate curve first reaches ``level``, with its standard error.
+
+    The crossing is interpolated linearly between the two grid budgets around it. Its standard
+    error is the delta method's: the binomial error of the rate at the crossing divided by the
+    curve's slope there, :math:`\mathrm{se}_T = \mathrm{se}_p / |dp/dT|`, with the slope taken over
+    ``window`` grid points on either side (and the grid spacing as a floor).
+
+    Returns ``(inf, inf)`` when the curve never reaches ``level`` on the grid.
+
+    Chapter ``book/large_lr/03_noise_vs_step`` (the Kramers clock).
+    """
+    b = np.asarray(budgets, dtype=float).ravel()
+    r = np.asarray(rate, dtype=float).ravel()
+    if b.size != r.size or b.size < 2 or np.any(np.diff(b) <= 0):
+        raise ValueError("budgets must be strictly increasing and as long as rate (at least 2)")
+    if not (isinstance(n_runs, (int, np.integer)) and n_runs >= 1):
+        raise ValueError(f"n_runs={n_runs!r} must be an integer >= 1")
+    hit = np.nonzero(r >= level)[0]
+    if hit.size == 0:
+        return math.inf, math.inf
+    i = int(hit[0])
+    if i == 0:
+        t = float(b[0])
+    else:
+        t = float(b[i - 1] + (level - r[i - 1]) * (b[i] - b[i - 1]) / (r[i] - r[i - 1]))
+    lo, hi = max(i - window, 0), min(i + window, b.size - 1)
+    slope = (r[hi] - r[lo]) / (b[hi] - b[lo]) if hi > lo else 0.0
+    se_p = float(np.sqrt(max(level * (1 - level), 1.0 / n_runs) / n_runs))
+    spacing = float(b[i] - b[i - 1]) if i > 0 else float(b[1] - b[0])
+    se_t = se_p / slope if slope > 0 else math.inf
+    return t, float(max(se_t, spacing / math.sqrt(12)))
