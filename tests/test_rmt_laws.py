@@ -197,3 +197,37 @@ def test_samplers_validate_inputs():
         rmt.semicircle_density(0.0, sigma=-1)
     with pytest.raises(ValueError, match="ratio"):
         rmt.mp_edges(0.0)
+
+
+# --------------------------------------------------------------------------- spiked-Wishart eigenvector overlap
+def test_wishart_overlap_vanishes_below_threshold_and_tends_to_one_for_large_spikes():
+    q = 0.5
+    assert rmt.wishart_overlap(1 + np.sqrt(q) - 1e-9, q) == 0.0
+    assert rmt.wishart_overlap(1e6, q) == pytest.approx(1.0, abs=1e-5)
+    # broadcasting over the ratio, as the chapter uses it
+    assert rmt.wishart_overlap(10.0, np.array([0.125, 8.0])).shape == (2,)
+    with pytest.raises(ValueError, match="ratio"):
+        rmt.wishart_overlap(10.0, 0.0)
+
+
+@pytest.mark.parametrize("b", [20, 200])
+def test_wishart_overlap_matches_simulation_and_both_samplers_agree(b):
+    dim, ell = 100, 6.0
+    top_b, ov_b = rmt.spiked_wishart_top(dim, ell, [b], reps=400, return_overlap=True, seed=1)
+    top_d, ov_d = rmt.spiked_wishart_top(dim, ell, [b], reps=400, method="dense", return_overlap=True, seed=2)
+    pred = rmt.wishart_overlap(ell, dim / b)
+    # finite-P corrections are O(P^-1/2); the sampler agreement is within a few standard errors
+    assert ov_b.mean() == pytest.approx(pred, abs=0.05)
+    assert abs(ov_b.mean() - ov_d.mean()) < 4 * np.hypot(ov_b.std(), ov_d.std()) / np.sqrt(400)
+    assert abs(top_b.mean() - top_d.mean()) < 4 * np.hypot(top_b.std(), top_d.std()) / np.sqrt(400)
+
+
+def test_bidiagonal_overlap_equals_the_dense_overlap_of_the_same_matrix():
+    # the dense method's overlap is the first component of the top right singular vector
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((30, 12))
+    x[:, 0] *= 3.0
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    ev, vec = np.linalg.eigh(x.T @ x)
+    assert vec[0, -1] ** 2 == pytest.approx(vt[0, 0] ** 2, rel=1e-12)
+    assert ev[-1] == pytest.approx(s[0] ** 2, rel=1e-12)

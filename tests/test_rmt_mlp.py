@@ -98,3 +98,49 @@ def test_mlp_validates_inputs(small):
         rmt.TanhMLP(3, 0, 2)
     with pytest.raises(ValueError, match="batch_sizes"):
         rmt.sample_batch_hessians(net, th, x, y, [20])
+
+
+# --------------------------------------------------------------------------- Gauss–Newton, per-sample products
+def test_gauss_newton_matrix_is_j_lambda_j_and_positive_semidefinite(small):
+    net, th, x, y = small
+    t = torch.tensor(th)
+    n1 = net.n_hidden * (net.n_in + 1)
+    xt = torch.cat([torch.as_tensor(x), torch.ones(len(x), 1, dtype=torch.float64)], 1)
+
+    def logits(theta):
+        w1 = theta[:n1].view(net.n_hidden, net.n_in + 1)
+        w2 = theta[n1:].view(net.n_classes, net.n_hidden + 1)
+        h = torch.tanh(xt @ w1.T)
+        return torch.cat([h, torch.ones(len(h), 1, dtype=torch.float64)], 1) @ w2.T
+
+    jac = torch.func.jacrev(logits)(t).numpy()  # (B, K, P)
+    p = torch.softmax(logits(t), dim=1).numpy()
+    lam = np.einsum("bk,kl->bkl", p, np.eye(net.n_classes)) - p[:, :, None] * p[:, None, :]
+    ggn = np.einsum("bkp,bkl,blq->pq", jac, lam, jac) / len(y)
+    g = net.hessian(th, x, y, gauss_newton=True)
+    assert np.max(np.abs(g - ggn)) < 1e-13 * np.max(np.abs(ggn))
+    assert np.linalg.eigvalsh(g).min() > -1e-12
+
+
+@pytest.mark.parametrize("gauss_newton", [False, True])
+def test_per_sample_hvps_equal_per_sample_curvature_times_v(small, gauss_newton):
+    net, th, x, y = small
+    v = np.random.default_rng(4).standard_normal(net.dim)
+    hv = net.per_sample_hvps(th, x, y, v, gauss_newton=gauss_newton)
+    ref = np.array([net.hessian(th, x[i:i + 1], y[i:i + 1], gauss_newton=gauss_newton) @ v for i in range(len(y))])
+    assert np.allclose(hv, ref, atol=1e-13)
+
+
+def test_field_dependent_shift_is_the_exact_mean_of_the_second_order_term(small):
+    # enumerate all batches of size 3 out of 9: the mean second-order shift equals the closed form
+    from itertools import combinations
+    net, th, x, y = small
+    h = net.hessian(th, x, y)
+    eigs, vecs = np.linalg.eigh(h)
+    hu = net.per_sample_hvps(th, x, y, vecs[:, -1])
+    so = [rmt.second_order_shift(eigs, vecs, net.hessian(th, x[list(c)], y[list(c)]) - h)
+          for c in combinations(range(len(y)), 3)]
+    assert rmt.field_dependent_shift(eigs, vecs, hu, 3, n_samples=len(y)) == pytest.approx(np.mean(so), rel=1e-10)
+    assert rmt.field_dependent_shift(eigs, vecs, hu, len(y), n_samples=len(y)) == 0.0
+    with pytest.raises(ValueError, match="batch_size"):
+        rmt.field_dependent_shift(eigs, vecs, hu, 0, n_samples=len(y))

@@ -1,7 +1,7 @@
 """Largest usable learning rate of Adam and SGD on noisy least squares, as a function of the batch size.
 
 Adam's step ``α m̂/(√v̂ + ε)`` is bounded, so Adam rarely *diverges*: past its stable range the loss
-settles on a high plateau instead (notes on paper 5, pitfall 10). The chapter *Adaptive methods*
+settles on a high plateau instead. The chapter *Adaptive methods*
 therefore measures the **largest usable learning rate**: the largest ``α`` whose time-averaged excess
 loss at the end of a fixed budget of steps is at most ``ratio`` times the noise floor (the minimum of
 the training loss). Three pieces:
@@ -18,8 +18,8 @@ the training loss). Three pieces:
   Adam (:func:`adam_usable_lr_frozen`): ``α_Adam(B) = √(2(1 + ratio)L_min/B) · α_SGD(B; C)`` with ``C`` the
   correlation matrix of the features — ``∝ √B`` wherever ``α_SGD ∝ B``.
 
-Reference: Granziol, Zohren & Roberts (JMLR 2022), square-root scaling of Adam's learning rate (notes
-Sec. 2.6, a reconstruction). The frozen-preconditioner prediction is our derivation, not the paper's.
+Reference: Granziol, Zohren & Roberts (JMLR 2022), square-root scaling of Adam's learning rate (a
+reconstruction). The frozen-preconditioner prediction is our derivation, not the paper's.
 """
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ def ms_excess_ratio(lr, batch_size, eigs) -> np.ndarray:
 
     References
     ----------
-    Our derivation, extending the mean-square threshold of notes Sec. 6 item 6 with label noise.
+    Our derivation, extending the mean-square threshold of :func:`ms_threshold` with label noise.
     Used in *Adaptive methods* (part 5).
     """
     lam = np.asarray(eigs, dtype=np.float64)
@@ -332,7 +332,7 @@ def adam_usable_lr_frozen(batch_size, cov, loss_min: float, *, ratio: float = 1.
 
     References
     ----------
-    Granziol, Zohren & Roberts (JMLR 2022) derive ``√B`` scaling from ``v ≈ s_g²/B`` (notes Sec. 2.6);
+    Granziol, Zohren & Roberts (JMLR 2022) derive ``√B`` scaling from ``v ≈ s_g²/B`` (our reconstruction);
     this closed form is our derivation. Used in *Adaptive methods* (part 5).
     """
     h = np.asarray(cov, dtype=np.float64)

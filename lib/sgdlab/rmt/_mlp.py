@@ -102,14 +102,21 @@ class TanhMLP:
         g1 = ((r @ w2[:, :-1]) * (1 - h**2)).T @ xt / len(y)
         return np.concatenate([g1.ravel(), g2.ravel()])
 
-    def hessian(self, theta, x, y) -> np.ndarray:
+    def hessian(self, theta, x, y, *, gauss_newton: bool = False) -> np.ndarray:
         """Exact Hessian ``∇²(1/B) Σ_i CE(f(x_i), y_i)`` of the mean loss over the rows of ``x``.
+
+        Parameters
+        ----------
+        gauss_newton : bool
+            If true, return the generalised Gauss–Newton matrix ``(1/B) Σ_i J_iᵀ Λ_i J_i`` instead (the
+            Hessian without the residual terms ``Σ_k r_k ∇²f_k``).
 
         Returns
         -------
         ndarray, shape (P, P)
         """
         x, y = self._check_data(x, y)
+        gn = 0.0 if gauss_newton else 1.0
         w1, w2, xt, h, ht, f, p = self._forward(theta, x, y)
         b, d1 = xt.shape
         nh, k = self.n_hidden, self.n_classes
@@ -120,7 +127,7 @@ class TanhMLP:
         m = w2[None, :, :nh] * s[:, None, :]  # (B, K, H): M_i = W2 diag(s_i)
         mt_lam = np.einsum("bkj,bkl->bjl", m, lam)  # (B, H, K): Mᵀ Λ
         g = np.einsum("bjl,blm->bjm", mt_lam, m)  # (B, H, H): Mᵀ Λ M
-        c = (r @ w2[:, :nh]) * (-2.0 * h * s)  # (B, H)
+        c = (r @ w2[:, :nh]) * (-2.0 * h * s) * gn  # (B, H)
         g[:, np.arange(nh), np.arange(nh)] += c
         xx = (xt[:, :, None] * xt[:, None, :]).reshape(b, d1 * d1)
         n1 = nh * d1
@@ -130,7 +137,7 @@ class TanhMLP:
         hess[:n1, :n1] = ii.transpose(0, 2, 1, 3).reshape(n1, n1)
         # input–output: Σ_i x̃_a [(MᵀΛ)_{jk} h̃_c + δ_{cj} s_j r_k]
         e = mt_lam[:, :, :, None] * ht[:, None, None, :]  # (B, H, K, H+1)
-        e[:, np.arange(nh), :, np.arange(nh)] += (s[:, :, None] * r[:, None, :]).transpose(1, 0, 2)
+        e[:, np.arange(nh), :, np.arange(nh)] += gn * (s[:, :, None] * r[:, None, :]).transpose(1, 0, 2)
         io = (xt.T @ e.reshape(b, -1)).reshape(d1, nh, k, nh + 1)
         io = io.transpose(1, 0, 2, 3).reshape(n1, k * (nh + 1))
         hess[:n1, n1:] = io
@@ -167,6 +174,49 @@ class TanhMLP:
         return (np.sum(g**2, axis=(1, 2)) * x2**2 + 2 * x2 * np.sum(e**2, axis=(1, 2, 3))
                 + np.sum(lam**2, axis=(1, 2)) * h2**2)
 
+    def per_sample_hvps(self, theta, x, y, v, *, gauss_newton: bool = False) -> np.ndarray:
+        """``H_i v`` for every single-sample Hessian ``H_i`` (or Gauss–Newton matrix), from the Kronecker structure.
+
+        Costs ``O(P)`` per sample and never forms an ``H_i``.
+
+        Parameters
+        ----------
+        v : array_like, shape (P,)
+        gauss_newton : bool
+            Use the per-sample Gauss–Newton matrices ``J_iᵀ Λ_i J_i`` instead of the Hessians.
+
+        Returns
+        -------
+        ndarray, shape (N, P)
+            Row ``i`` is ``H_i v``; their mean is ``H v``.
+
+        Used in *The batch Hessian as a spiked matrix* (the field-dependent shift, :func:`field_dependent_shift`).
+        """
+        x, y = self._check_data(x, y)
+        w1, w2, xt, h, ht, f, p = self._forward(theta, x, y)
+        v1, v2 = self.unpack(v)
+        b = xt.shape[0]
+        nh, k = self.n_hidden, self.n_classes
+        gn = 0.0 if gauss_newton else 1.0
+        s = 1 - h**2
+        r = p.copy()
+        r[np.arange(b), y] -= 1.0
+        lam = p[:, :, None] * np.eye(k)[None] - p[:, :, None] * p[:, None, :]
+        m = w2[None, :, :nh] * s[:, None, :]  # (B, K, H)
+        mt_lam = np.einsum("bkj,bkl->bjl", m, lam)  # (B, H, K)
+        g = np.einsum("bjl,blm->bjm", mt_lam, m)  # (B, H, H)
+        g[:, np.arange(nh), np.arange(nh)] += gn * (r @ w2[:, :nh]) * (-2.0 * h * s)
+        a1 = xt @ v1.T  # (B, H): V1 x̃
+        a2 = ht @ v2.T  # (B, K): V2 h̃
+        # E[j, k, c] = (MᵀΛ)_{jk} h̃_c + δ_{cj} s_j r_k
+        ev2 = np.einsum("bjk,bk->bj", mt_lam, a2) + gn * s * (r @ v2[:, :nh])  # Σ_{k,c} E[j,k,c] V2[k,c]
+        out1 = (np.einsum("bjl,bl->bj", g, a1) + ev2)[:, :, None] * xt[:, None, :]  # (B, H, D+1)
+        eta = np.einsum("bjk,bj->bk", mt_lam, a1)  # Σ_j (MᵀΛ)_{jk} (V1x̃)_j
+        out2 = eta[:, :, None] * ht[:, None, :]
+        out2[:, :, :nh] += gn * r[:, :, None] * (s * a1)[:, None, :]
+        out2 += np.einsum("bkl,bl->bk", lam, a2)[:, :, None] * ht[:, None, :]
+        return np.concatenate([out1.reshape(b, -1), out2.reshape(b, -1)], axis=1)
+
     def train_sgd(self, theta, x, y, *, lr: float, batch_size: int, epochs: int, seed: int = 0) -> np.ndarray:
         """Plain SGD with random reshuffling for ``epochs`` epochs; returns the new parameters."""
         x, y = self._check_data(x, y)
@@ -190,7 +240,7 @@ def batch_hessian_fluctuation(batch_size, *, per_sample_sqnorm_mean: float, full
     """Exact ``E‖H_B − H‖_F²`` for batches drawn without replacement.
 
     ``E‖H_B − H‖_F² = (1/B − 1/N) · N/(N − 1) · [(1/N) Σ_i ‖H_i‖_F² − ‖H‖_F²]`` — elementary sampling
-    theory applied entry by entry (notes Sec. 2.1); the bracket is ``(1/N) Σ_i ‖H_i − H‖_F²``.
+    theory applied entry by entry; the bracket is ``(1/N) Σ_i ‖H_i − H‖_F²``.
 
     Parameters
     ----------
@@ -217,7 +267,7 @@ def batch_hessian_fluctuation(batch_size, *, per_sample_sqnorm_mean: float, full
 
 
 def sample_batch_hessians(net: TanhMLP, theta, x, y, batch_sizes, *, draws: int | list = 16,
-                          spectrum_draws: int = 4, seed: int = 0) -> dict:
+                          spectrum_draws: int = 4, gauss_newton: bool = False, seed: int = 0) -> dict:
     """Exact batch Hessians ``H_B`` on batches drawn without replacement, and what part 5 measures on them.
 
     For each batch size and draw: the extreme eigenvalues of ``H_B`` and ``‖H_B − H‖_F²``; for the first
@@ -232,13 +282,15 @@ def sample_batch_hessians(net: TanhMLP, theta, x, y, batch_sizes, *, draws: int 
     batch_sizes : sequence of int
     draws : int or sequence of int
         Draws per batch size.
+    gauss_newton : bool
+        Sample batch Gauss–Newton matrices instead of batch Hessians (``"hessian"`` is then the full GGN).
 
     Returns
     -------
     dict
         ``"eigs"`` (spectrum of ``H``), ``"top"``, ``"bottom"``, ``"fro2"``, ``"second_order"``
         (:func:`second_order_shift`) (lists of arrays, one per batch size), ``"noise_eigs"`` (list of ``(spectrum_draws, P)`` arrays), ``"top_of_drawn"``
-        (``λ_max(H_B)`` of those draws), and ``"hessian"`` (``H``).
+        (``λ_max(H_B)`` of those draws), ``"hessian"`` (``H``) and ``"vecs"`` (its eigenvectors).
 
     Used in *The batch Hessian as a spiked matrix* (claims P5.C2, P5.C6).
     """
@@ -251,15 +303,15 @@ def sample_batch_hessians(net: TanhMLP, theta, x, y, batch_sizes, *, draws: int 
     if len(nd) != len(bs) or any(int(d) < 1 for d in nd):
         raise ValueError("draws must be a positive integer or one per batch size")
     rng = np.random.default_rng(seed)
-    h = net.hessian(theta, x, y)
+    h = net.hessian(theta, x, y, gauss_newton=gauss_newton)
     eigs, vecs = np.linalg.eigh(h)
-    out = {"hessian": h, "eigs": eigs, "batch_sizes": np.array(bs),
+    out = {"hessian": h, "eigs": eigs, "vecs": vecs, "batch_sizes": np.array(bs),
            "top": [], "bottom": [], "fro2": [], "second_order": [], "noise_eigs": [], "top_of_drawn": []}
     for b, d in zip(bs, nd):
         top, bot, fro, so, ne = np.empty(d), np.empty(d), np.empty(d), np.empty(d), []
         for k in range(int(d)):
             idx = rng.choice(n, size=b, replace=False)
-            hb = net.hessian(theta, x[idx], y[idx])
+            hb = net.hessian(theta, x[idx], y[idx], gauss_newton=gauss_newton)
             ev = np.linalg.eigvalsh(hb)
             top[k], bot[k] = ev[-1], ev[0]
             eps = hb - h
@@ -299,3 +351,52 @@ def second_order_shift(eigs, vecs, eps) -> float:
     if np.any(gaps <= 0):
         raise ValueError("the top eigenvalue of H must be simple for the perturbation series")
     return float(c[-1] + np.sum(c[:-1] ** 2 / gaps))
+
+
+def field_dependent_shift(eigs, vecs, per_sample_hu, batch_size, *, n_samples: int) -> np.ndarray:
+    """Expected shift ``E[λ_max(H_B)] − λ_max(H)`` under the field-dependent model, to second order.
+
+    The fluctuation ``ε = H_B − H`` of a batch drawn without replacement has, in the eigenbasis
+    ``U`` of ``H``, the element variances ``E[(u_kᵀ ε u₁)²] = f_B v_k`` with
+    ``f_B = (1/B − 1/N) N/(N − 1)`` and ``v_k = (1/N) Σ_i (u_kᵀ (H_i − H) u₁)²``: a variance profile
+    that depends on the element (the "field"), not one Wigner variance. Second-order perturbation
+    theory (``E[u₁ᵀ ε u₁] = 0``) then gives
+
+    ``E[δλ] = f_B Σ_{k≥2} v_k/(λ₁ − λ_k)``,
+
+    exactly proportional to ``f_B`` (the ``1/B`` law). With a flat profile ``v_k = σ_ε²/(P f_B)`` and
+    ``λ₁`` far above the bulk it reduces to the Wigner shift ``σ_ε²/λ₁``.
+
+    Parameters
+    ----------
+    eigs, vecs
+        ``numpy.linalg.eigh(H)`` (ascending; the top eigenvalue must be simple).
+    per_sample_hu : array_like, shape (N, P)
+        ``H_i u₁`` for every sample (:meth:`TanhMLP.per_sample_hvps` with ``v = u₁``).
+    batch_size : array_like
+        ``B`` (``1 ≤ B ≤ N``).
+    n_samples : int
+        ``N``.
+
+    References
+    ----------
+    Granziol, Zohren & Roberts (JMLR 2022), the batch-Hessian theorem ("spiked, field-dependent random
+    matrix theory", abstract); this second-order form is our reconstruction. Used in *The batch Hessian
+    as a spiked matrix*.
+    """
+    eigs = np.asarray(eigs, dtype=np.float64)
+    hu = np.asarray(per_sample_hu, dtype=np.float64)
+    if hu.ndim != 2 or hu.shape[1] != eigs.size:
+        raise ValueError(f"per_sample_hu must have shape (N, {eigs.size})")
+    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 2):
+        raise ValueError(f"n_samples={n_samples!r} must be an integer >= 2")
+    b = np.asarray(batch_size, dtype=np.float64)
+    if np.any((b < 1) | (b > n_samples)):
+        raise ValueError(f"batch_size must lie in [1, n_samples={n_samples}]")
+    gaps = eigs[-1] - eigs[:-1]
+    if np.any(gaps <= 0):
+        raise ValueError("the top eigenvalue of H must be simple for the perturbation series")
+    c = (hu - hu.mean(axis=0)) @ vecs  # (N, P): u_kᵀ (H_i − H) u₁
+    v = np.mean(c**2, axis=0)
+    f_b = (1 / b - 1 / n_samples) * n_samples / (n_samples - 1)
+    return f_b * float(np.sum(v[:-1] / gaps))

@@ -55,7 +55,7 @@ def max_lr_sgd(batch_size, *, eig: float, dim: int, element_var: float, n_sample
     References
     ----------
     Granziol, Zohren & Roberts (JMLR 2022): linear scaling of the learning rate with the batch size,
-    derived from the batch-Hessian theorem (reconstructed form, notes Sec. 2.5). Used in
+    derived from the batch-Hessian theorem (reconstructed form). Used in
     *Learning rate versus batch size (SGD)*.
     """
     lam = _positive("eig", eig)
@@ -83,12 +83,12 @@ def max_lr_adam(
     """Adam's maximal learning rate in the paper's model: ``2(√(m² + s_g²/B) + ε)/λ′(B)``.
 
     With ``m = ε = 0`` this grows as ``√B`` for ``B ≪ B*``, peaks at ``B*`` and falls as ``1/√B``
-    beyond it (notes Sec. 2.6).
+    beyond it (our reconstruction).
 
     References
     ----------
     Granziol, Zohren & Roberts (JMLR 2022): square-root scaling for adaptive methods (reconstructed
-    derivation, notes Sec. 2.6). Used in *Adaptive methods*.
+    derivation). Used in *Adaptive methods*.
     """
     if not grad_var >= 0:
         raise ValueError(f"grad_var={grad_var!r} must be >= 0")
@@ -121,7 +121,7 @@ def ms_threshold(batch_size, eigs, *, tol: float = 1e-13) -> np.ndarray:
 
     References
     ----------
-    Derived in our notes (Sec. 6, item 6) — not in the paper, which uses ``2/λ_max(H_B)``. Used in
+    Our derivation — not in the paper, which uses ``2/λ_max(H_B)``. Used in
     *Learning rate versus batch size (SGD)*.
     """
     lam = np.asarray(eigs, dtype=np.float64)
@@ -172,7 +172,7 @@ def ms_threshold_empirical(x, batch_size) -> np.ndarray:
 
     References
     ----------
-    Our derivation (notes Sec. 6, item 6, generalised from Gaussian to empirical fourth moments);
+    Our derivation (generalised from Gaussian to empirical fourth moments);
     with ``K(M) = 2HMH + tr(HM)H`` it reduces to :func:`ms_threshold`. Used in
     *Learning rate versus batch size (SGD)*.
     """
@@ -414,7 +414,7 @@ def lyapunov_threshold(
 
     References
     ----------
-    Stability of SGD as a product of random matrices (notes Sec. 7, pitfall 4): the quantity the
+    Stability of SGD as a product of random matrices: the quantity the
     paper's ``2/λ_max(H_B)`` rule stands in for. Used in *Learning rate versus batch size (SGD)*.
     """
     x = np.asarray(x, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 Granziol, Zohren & Roberts (JMLR 2022) close with a learner that, every few epochs, runs ``m`` Lanczos
 steps on the Hessian of a small *curvature batch* and sets the learning rate (and momentum) from the
-Ritz values ``θ_k`` and their weights ``τ_k²`` (notes on paper 5, Sec. 2.8, read from the authors'
+Ritz values ``θ_k`` and their weights ``τ_k²`` (read from the authors'
 ``GadamX/BatchHess_Code``):
 
 - SSGD (``run_ssgd_fastanddirty.py``): ``α = 2/(θ_max + median|θ|)``;
@@ -87,7 +87,7 @@ def step_size_rules(theta, weights, *, safety: float = 1.0) -> dict:
 
     References
     ----------
-    Notes on paper 5, Sec. 2.8 (authors' code ``run_ssgd_fastanddirty.py``,
+    The authors' public code (``run_ssgd_fastanddirty.py``,
     ``run_ssgdm_fastanddirty.py``, with the momentum typo corrected); Polyak (1964).
     """
     th = np.abs(np.asarray(theta, dtype=np.float64))
@@ -133,7 +133,7 @@ def slq_learning_rates(x, curvature_batches, *, draws: int = 16, m: int = 20, se
 
     References
     ----------
-    Notes on paper 5, Sec. 2.8 and check D7. Used in *Spectra by stochastic Lanczos quadrature and the
+    The authors' public code. Used in *Spectra by stochastic Lanczos quadrature and the
     on-the-fly learner* (part 5).
     """
     x = np.asarray(x, dtype=np.float64)

@@ -3,10 +3,10 @@
 - Wigner (BBP / Benaych-Georges–Nadakuditi): ``M = θ u uᵀ + W`` has an outlier ``θ + σ²/θ`` when
   ``θ > σ``, with squared overlap ``1 − σ²/θ²``.
 - Wishart (Baik–Ben Arous–Péché): a population spike ``ℓ > σ²(1 + √q)`` gives the sample outlier
-  ``ℓ(1 + qσ²/(ℓ − σ²))``.
+  ``ℓ(1 + qσ²/(ℓ − σ²))``, with squared overlap ``(1 − q/(ℓ̃ − 1)²)/(1 + q/(ℓ̃ − 1))``, ``ℓ̃ = ℓ/σ²`` (Paul 2007).
 - Free addition with an arbitrary (empirical) noise spectrum: the outlier solves ``G_ε(z) = 1/θ``.
-- The batch Hessian (Granziol, Zohren & Roberts, JMLR 2022, main theorem, reconstructed in the
-  notes with the finite-``N`` factor): ``λ′ = λ + Pσ²(1/B − 1/N)/λ``.
+- The batch Hessian (Granziol, Zohren & Roberts, JMLR 2022, main theorem, our reconstruction
+  with the finite-``N`` factor): ``λ′ = λ + Pσ²(1/B − 1/N)/λ``.
 
 Used by the chapters *Random-matrix tools* and *The batch Hessian as a spiked matrix*.
 """
@@ -63,6 +63,35 @@ def wishart_outlier(spike, ratio: float, scale: float = 1.0) -> np.ndarray:
     thresh = s2 * (1 + np.sqrt(q))
     safe = np.where(ell > s2, ell, 2 * s2)
     return np.where(ell > thresh, ell * (1 + q * s2 / (safe - s2)), s2 * (1 + np.sqrt(q)) ** 2)
+
+
+def wishart_overlap(spike, ratio, scale: float = 1.0) -> np.ndarray:
+    """Squared overlap of the top sample eigenvector with the population spike of a spiked covariance.
+
+    For ``x ~ N(0, σ²I + (ℓ − σ²) uuᵀ)``, ``B`` samples and ``q = P/B``, the top eigenvector ``v`` of the
+    sample covariance satisfies, as ``P, B → ∞``,
+
+    ``|⟨u, v⟩|² = (1 − q/(ℓ̃ − 1)²) / (1 + q/(ℓ̃ − 1))`` with ``ℓ̃ = ℓ/σ²``, when ``ℓ̃ > 1 + √q``,
+
+    and ``0`` below the threshold (the Wishart counterpart of :func:`wigner_overlap`). ``spike`` and
+    ``ratio`` broadcast against each other.
+
+    References
+    ----------
+    Paul, Statistica Sinica 17 (2007), Thm 4; Benaych-Georges & Nadakuditi, Adv. Math. 227 (2011),
+    Sec. 3.2. Used in *Random-matrix tools*.
+    """
+    q = np.asarray(ratio, dtype=np.float64)
+    if not np.all(np.isfinite(q) & (q > 0)):
+        raise ValueError(f"ratio={ratio!r} must be finite and > 0")
+    s2 = _positive("scale", scale)
+    ell = np.asarray(spike, dtype=np.float64)
+    if np.any(ell <= 0):
+        raise ValueError("spike must be > 0")
+    lt = ell / s2
+    above = lt > 1 + np.sqrt(q)
+    d = np.where(above, lt - 1, 1.0)
+    return np.where(above, (1 - q / d**2) / (1 + q / d), 0.0)
 
 
 def free_addition_outlier(theta, noise_eigs, *, tol: float = 1e-12) -> np.ndarray:
@@ -133,7 +162,7 @@ def batch_hessian_outlier(eig, *, dim: int, element_var: float, batch_size, n_sa
     References
     ----------
     Granziol, Zohren & Roberts (JMLR 2022), main theorem on the batch Hessian's extremal
-    eigenvalues, in the reconstructed form of our notes (Sec. 2.3; the finite-``N`` factor is ours).
+    eigenvalues, in our reconstructed form (the finite-``N`` factor is ours).
     Used in *The batch Hessian as a spiked matrix*.
     """
     if not (isinstance(dim, (int, np.integer)) and dim >= 1):
@@ -215,7 +244,7 @@ def spiked_goe_top(dim: int, theta, *, sigma: float = 1.0, reps: int = 1, method
     overlap : ndarray, shape (len(theta), reps)
         Squared overlap ``⟨e₁, v⟩²`` of its eigenvector with the spike direction.
 
-    Used in *Random-matrix tools* (check D1 of the notes).
+    Used in *Random-matrix tools*.
     """
     from scipy.linalg import eigh_tridiagonal
 
@@ -234,7 +263,7 @@ def spiked_goe_top(dim: int, theta, *, sigma: float = 1.0, reps: int = 1, method
 
 
 def spiked_wishart_top(dim: int, spike: float, batch_sizes, *, reps: int = 1, method: str = "bidiagonal",
-                       seed: int = 0) -> np.ndarray:
+                       return_overlap: bool = False, seed: int = 0):
     """Top eigenvalue of ``H_B = (1/B) XᵀX`` for ``B`` rows ``x ~ N(0, I + (ℓ − 1) e₁e₁ᵀ)``.
 
     This is the batch Hessian of least squares with a spiked feature covariance.
@@ -248,13 +277,19 @@ def spiked_wishart_top(dim: int, spike: float, batch_sizes, *, reps: int = 1, me
         the diagonal is ``(√ℓ χ_B, χ_{B−1}, …)`` and the super-diagonal ``(χ_{P−1}, χ_{P−2}, …)``;
         only the first entry feels the spike, and the cost is ``O(min(B, P))`` per sample.
 
+    return_overlap : bool
+        Also return the squared overlap ``⟨e₁, v⟩²`` of the top eigenvector with the spike direction
+        (in the bidiagonal form ``V e₁ = e₁``, so it is read off the first right singular vector).
+
     Returns
     -------
-    ndarray, shape (len(batch_sizes), reps)
+    top : ndarray, shape (len(batch_sizes), reps)
+    overlap : ndarray, shape (len(batch_sizes), reps)
+        Only with ``return_overlap=True``.
 
-    Used in *Random-matrix tools* (check D2 of the notes).
+    Used in *Random-matrix tools*.
     """
-    from scipy.linalg import eigvalsh_tridiagonal
+    from scipy.linalg import eigh_tridiagonal
 
     if not (isinstance(dim, (int, np.integer)) and dim >= 2):
         raise ValueError(f"dim={dim!r} must be an integer >= 2")
@@ -268,25 +303,30 @@ def spiked_wishart_top(dim: int, spike: float, batch_sizes, *, reps: int = 1, me
         raise ValueError("batch_sizes must be integers >= 1")
     rng = np.random.default_rng(seed)
     out = np.empty((bs.size, reps))
+    ov = np.empty((bs.size, reps))
     col = np.ones(dim)
     col[0] = np.sqrt(ell)
     for i, b in enumerate(bs.astype(int)):
         for r in range(reps):
             if method == "dense":
                 x = rng.standard_normal((b, dim)) * col
-                g = x @ x.T if b < dim else x.T @ x
-                out[i, r] = np.linalg.eigvalsh(g / b)[-1]
+                _, sv, vt = np.linalg.svd(x, full_matrices=False)
+                out[i, r] = sv[0] ** 2 / b
+                ov[i, r] = vt[0, 0] ** 2
                 continue
             m = min(b, dim)
             alpha = np.sqrt(rng.chisquare(np.arange(b, b - m, -1)))
             alpha[0] *= np.sqrt(ell)
-            if b >= dim:  # Bd is P × P upper bidiagonal; use BdᵀBd
+            if b >= dim:  # Bd is P × P upper bidiagonal; use BdᵀBd, whose eigenvectors are V's columns
                 beta = np.sqrt(rng.chisquare(np.arange(dim - 1, 0, -1)))
                 diag = alpha**2 + np.concatenate([[0.0], beta**2])
                 off = alpha[:-1] * beta
-            else:  # Bd is B × (B + 1); use Bd Bdᵀ
+            else:  # Bd is B × (B + 1); use Bd Bdᵀ (left vectors w; the right one is Bdᵀw/s)
                 beta = np.sqrt(rng.chisquare(np.arange(dim - 1, dim - 1 - b, -1)))
                 diag = alpha**2 + beta**2
                 off = beta[:-1] * alpha[1:]
-            out[i, r] = eigvalsh_tridiagonal(diag, off, select="i", select_range=(m - 1, m - 1))[0] / b
-    return out
+            val, vec = eigh_tridiagonal(diag, off, select="i", select_range=(m - 1, m - 1))
+            out[i, r] = val[0] / b
+            # first component of the top right singular vector: (Bdᵀw)₀/s = α₀w₀/s in both cases
+            ov[i, r] = vec[0, 0] ** 2 if b >= dim else alpha[0] ** 2 * vec[0, 0] ** 2 / val[0]
+    return (out, ov) if return_overlap else out
