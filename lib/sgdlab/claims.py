@@ -225,11 +225,6 @@ def _compare(measured: Any, expected: Any, tol: ledger.Tolerance, predicate: Cal
     return bool(np.all(margin >= 0)), " + ".join(parts) + f" ({err})", margin
 
 
-def _legacy_tolerance(rtol, atol, lower, upper, criterion) -> ledger.Tolerance:
-    params = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("lower", lower), ("upper", upper)) if v is not None}
-    return ledger.Tolerance(params=params, origin="here", reason="not yet registered", criterion=criterion)
-
-
 # --------------------------------------------------------------------------- the log
 _FORBIDDEN = ("rtol", "atol", "lower", "upper", "criterion", "statement", "paper_value", "verdict", "reason", "anchor")
 
@@ -295,7 +290,7 @@ class ClaimLog:
         control_expected: Any = None,
         fmt: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
-        **legacy: Any,
+        **extra: Any,
     ) -> ClaimRecord:
         """Run a registered check and record it.
 
@@ -330,17 +325,15 @@ class ClaimLog:
             For an unregistered id or one registered for another chapter, a tolerance passed here
             instead of registered, a missing standard error or control, or a malformed value.
         """
-        prefix, _, _ = parse_id(claim_id)
-        if claim_id not in self.registry.checks and prefix not in self.registry.prefixes():
-            return self._legacy_check(claim_id, measured, expected, predicate=predicate, **legacy)
-        bad = sorted(set(legacy) & set(_FORBIDDEN))
+        parse_id(claim_id)
+        bad = sorted(set(extra) & set(_FORBIDDEN))
         if bad:
             raise ValueError(
                 f"{', '.join(bad)}: {claim_id}'s statement and tolerance are registered in "
                 f"book/claims/*.yml before the run; a chapter does not pass them"
             )
-        if legacy:
-            raise TypeError(f"check() got unexpected keyword arguments {sorted(legacy)}")
+        if extra:
+            raise TypeError(f"check() got unexpected keyword arguments {sorted(extra)}")
         c = self.registry.check(claim_id)
         if c.chapter != self.chapter:
             raise ValueError(f"claim_id={claim_id!r} is registered for chapter {c.chapter!r}, not {self.chapter!r}")
@@ -417,13 +410,6 @@ class ClaimLog:
             )
         return rec
 
-    def not_reproduced(self, claim_id: str, measured: Any, expected: Any = None, **kwargs: Any) -> ClaimRecord:
-        """Legacy form of a check expected to fail (parts without a registry only)."""
-        prefix, _, _ = parse_id(claim_id)
-        if claim_id in self.registry.checks or prefix in self.registry.prefixes():
-            raise ValueError(f"claim_id={claim_id!r}: registered checks use check(); the registry says 'expect: fail'")
-        return self._legacy_check(claim_id, measured, expected, _expect_fail=True, **kwargs)
-
     def close(self) -> None:
         """Mark the chapter complete; a registered book-scale check it did not run is an error.
 
@@ -465,40 +451,6 @@ class ClaimLog:
         tol = c.tolerance.criterion or ", ".join(f"{k} {fmt(v)}" for k, v in c.tolerance.params.items())
         rec = self._make(c, re.sub(r"\{[^}]*\}", "…", c.statement), None, None, tol, None, NOT_RUN)
         rec.reason = "the chapter stopped before this check"
-        return rec
-
-    def _legacy_check(self, claim_id, measured, expected, *, statement, rtol=None, atol=None, lower=None,
-                      upper=None, predicate=None, criterion=None, paper_value=None, verdict="reproduced",
-                      reason=None, anchor=None, _expect_fail=False) -> ClaimRecord:
-        # Transitional: parts whose registry does not exist yet (removed once every part has one).
-        modes = (predicate is not None) + (lower is not None or upper is not None) + (rtol is not None or atol is not None)
-        if modes != 1:
-            raise ValueError("give exactly one kind of tolerance: rtol/atol (with expected), lower/upper, or predicate")
-        if predicate is not None and not criterion:
-            raise ValueError("criterion: describe the predicate in words")
-        for name, t in (("rtol", rtol), ("atol", atol)):
-            if t is not None and not (t >= 0 and math.isfinite(t)):
-                raise ValueError(f"{name}={t!r} must be a finite number >= 0")
-        if verdict == "partly" and not reason:
-            raise ValueError("reason: a 'partly' verdict must say what does not reproduce")
-        if _expect_fail and not reason:
-            raise ValueError("reason: say why the claim does not reproduce")
-        tol = _legacy_tolerance(rtol, atol, lower, upper, criterion)
-        pred = (lambda m, t: predicate(m)) if predicate is not None else None
-        passed, tol_text, _ = _compare(measured, expected, tol, pred, {})
-        c = ledger.Check(id=claim_id, chapter=self.chapter, kind="unclassified", statement=statement,
-                         tolerance=tol, paper_value=paper_value or "—", reason=reason, anchor=anchor)
-        if _expect_fail:
-            v = FAILED if passed else "not reproduced"
-        else:
-            v = verdict if passed else FAILED
-        rec = self._make(c, statement, measured, expected, tol_text, passed, v)
-        rec.reason = reason
-        self.records[claim_id] = rec
-        self._write()
-        if v == FAILED:
-            raise ClaimFailed(f"{claim_id} ({self.chapter}): {statement} — measured {rec.measured_text}, "
-                              f"expected {rec.expected_text}, {tol_text}" + (" (now passes)" if _expect_fail else ""))
         return rec
 
     def _write(self) -> None:
