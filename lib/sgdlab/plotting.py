@@ -118,15 +118,3 @@ def simulation(ax, x, y, *, yerr=None, label: str | None = None, i: int = 0, **k
 def band(ax, x, lo, hi, *, i: int = 0, alpha: float = 0.2, **kw):
     """Shade a range (seed spread, confidence band) in palette colour ``i``."""
     return ax.fill_between(x, lo, hi, color=color(i), alpha=alpha, linewidth=0, **kw)
-
-
-
-
-
-def source_note(ax, text: str) -> None:
-    """Transitional: write a small provenance line in the axes' lower right corner.
-
-    Being retired: the source goes in the figure's caption, not over the data.
-    """
-    ax.annotate(text, xy=(1, 0), xycoords="axes fraction", xytext=(-2, 2), textcoords="offset points",
-                ha="right", va="bottom", fontsize="x-small", color="0.4")

@@ -141,7 +141,6 @@ def plot_summary(results, ax, batch: int = 0):
            ylabel="momentum β", title=f"{results['scale']}: N={cfg['n_train']}, B={m['batch_size']}, "
                                       f"{cfg['runs']} linearised runs per point")
     ax.legend(fontsize="x-small", loc="lower right")
-    plotting.source_note(ax, "sgdlab.experiments.p1_maps")
     return ax
 
 

@@ -533,7 +533,6 @@ def plot_summary(results, ax, setting: int = 0):
            title=f"{results['scale']}: N={cfg['n_train']}, width {cfg['width']}, B={s['batch_size']}, "
                  f"α={s['lr']}, β={s['momentum']}")
     ax.legend(fontsize="x-small")
-    plotting.source_note(ax, "sgdlab.experiments.p1_network_theory")
     return ax
 
 

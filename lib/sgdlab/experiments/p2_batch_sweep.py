@@ -113,7 +113,6 @@ def plot_summary(results, ax):
     ax.set_xticks(sizes, [str(b) for b in sizes])
     ax.xaxis.set_minor_formatter(__import__("matplotlib").ticker.NullFormatter())
     ax.legend()
-    plotting.source_note(ax, "sgdlab.experiments.p2_batch_sweep")
     return ax
 
 

@@ -171,7 +171,6 @@ def plot_summary(summary, ax=None):
         ax.axvline(n_sgd - 0.5, color="0.6", lw=0.8)
     ax.set_ylabel("final test accuracy")
     ax.legend()
-    plotting.source_note(ax, "sgdlab.experiments.p3_noise_vs_lr.plot_summary")
     return ax
 
 
