@@ -232,7 +232,7 @@ def test_out_of_range_labels_are_a_value_error_naming_y():
 
     rng = np.random.default_rng(0)
     data = {"x_train": rng.normal(size=(16, 4)), "y_train": np.array([0, 1, 2, 7] * 4)}
-    with pytest.raises(ValueError, match="y: class labels"):
+    with pytest.raises(ValueError, match="y_train: class labels"):
         train(mlp([4, 3], seed=0, dtype=torch.float64), data,
               TrainConfig(optimizer="sgd", lr=0.1, steps=2, batch_size=4, loss="cross_entropy"))
 
