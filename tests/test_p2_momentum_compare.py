@@ -97,7 +97,7 @@ def data():
 
 def test_sgd_vs_sgdm_arms_are_the_single_ensemble_runs(data):
     x, y = data
-    out = mc.sgd_vs_sgdm(x, y, etas=[0.2, 0.1], horizon=2.0, seeds=[3, 4], momentum=0.9, control=True,
+    out = mc.sgd_vs_sgdm(x, y, effective_lrs=[0.2, 0.1], horizon=2.0, seeds=[3, 4], momentum=0.9, control=True,
                          batch_size=4, hidden=6)
     assert out[0.1]["steps"] == 20 and out[0.2]["steps"] == 10
     for eta, arm, lr, beta in [(0.1, "sgd", 0.1, 0.0), (0.1, "sgdm", 0.1, 0.9), (0.2, "naive", 2.0, 0.9)]:
@@ -120,6 +120,19 @@ def test_equal_lr_comparison_arms_and_late_average(data):
 def test_network_comparisons_need_paired_seeds(data):
     x, y = data
     with pytest.raises(ValueError, match="seeds"):
-        mc.sgd_vs_sgdm(x, y, etas=[0.1], horizon=1.0, seeds=[0])
+        mc.sgd_vs_sgdm(x, y, effective_lrs=[0.1], horizon=1.0, seeds=[0])
     with pytest.raises(ValueError, match="lr"):
         mc.equal_lr_comparison(x, y, lr=0.0, seeds=[0, 1], steps=10)
+
+
+def test_quadratic_runs_accept_negative_momentum_and_report_divergence_as_inf():
+    r = mc.quadratic_runs(H, X0, 0.5, 0.05, -0.5)
+    direct = sgdm.quadratic_moments(H, np.ones(2) / 0.05, X0, 0.05, -0.5, 10)
+    np.testing.assert_array_equal(r["sgdm"]["loss"], direct["loss"])
+    g = mc.weak_gaps(H, X0, 6000.0, [20.0], lambda e: 0.0)
+    assert np.all(np.isinf(g["sgdm"])) and not np.isnan(g["sde"]).any()
+
+
+def test_paired_statistics_of_a_diverged_pair_are_inf_not_nan():
+    assert mc.paired_relative_gap([1.0, 2.0, 3.0], [1.0, np.inf, 2.0]) == (np.inf, np.inf)
+    assert mc.paired_difference([np.inf, 2.0, 3.0], [1.0, 2.0, 2.0]) == (np.inf, np.inf)

@@ -77,7 +77,57 @@ def test_quadratic_moments_record_every_keeps_step_zero_and_multiples():
 
 def test_quadratic_moments_report_divergence_as_inf():
     out = S.quadratic_moments([1.0], [1.0], [1.0], 2.5, 0.0, 2000)
-    assert np.isinf(out["loss"][-1])
+    assert np.isinf(out["loss"][-1]) and out["diverged"]
+
+
+def test_quadratic_moments_at_a_divergent_lr_flag_inf_without_nan_or_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = S.quadratic_moments([1.0, 4.0], [1.0, 1.0], [1.0, 1.0], 10.0, 0.0, 1000)
+    assert out["diverged"]
+    for key in ("mean", "cov", "loss"):
+        assert not np.isnan(out[key]).any()
+    assert np.isinf(out["loss"][-1]) and np.all(np.isinf(out["cov"][-1]))
+    short = S.quadratic_moments([1.0], [0.0], [1.0], 2.1, 0.0, 200)  # unstable but still finite: exact values
+    assert not short["diverged"] and short["loss"][-1] == pytest.approx(0.5 * 1.1**400, rel=1e-10)
+
+
+def test_weak_gap_of_a_diverged_run_is_inf():
+    a = S.quadratic_moments([1.0], [1.0], [1.0], 10.0, 0.0, 600)
+    b = S.quadratic_moments([1.0], [1.0], [1.0], 10.0, 0.5, 600)
+    assert S.weak_gap(a, b) == math.inf
+
+
+@pytest.mark.parametrize("beta", [-0.4, -0.2, 0.0, 0.6])
+def test_stationary_covariance_full_state_solves_the_lyapunov_equation(beta):
+    h, c = np.array([[2.0, 0.3], [0.3, 1.0]]), np.array([[1.0, 0.2], [0.2, 0.5]])
+    full = S.stationary_covariance(h, c, 0.2, beta, full_state=True)
+    a, q = S.sgdm_matrices(h, c, 0.2, beta)
+    assert full.shape == (4, 4)
+    np.testing.assert_allclose(full, a @ full @ a.T + q, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(full[:2, :2], S.stationary_covariance(h, c, 0.2, beta), rtol=1e-14)
+    assert np.all(np.isinf(S.stationary_covariance(h, c, 50.0, beta, full_state=True)))
+
+
+@pytest.mark.parametrize("beta", [-0.8, -0.3])
+def test_negative_momentum_closed_form_matches_lyapunov_and_monte_carlo(beta):
+    lam, s2, eta = 1.0, 1.0, 0.1  # inside the stability range ηλ < 2(1+β)/(1−β) for both β
+    f = S.stationary_variance(lam, s2, eta, beta)
+    assert S.stationary_covariance([lam], [s2], eta, beta)[0, 0] == pytest.approx(f, rel=1e-10)
+    mc = S.simulate_quadratic(lam, s2, eta, beta, n_chains=1000, burn_in=200, samples=200, seed=4)
+    assert abs(mc["var"] - f) < 4 * mc["sem"] + 0.01 * f
+    assert np.isinf(S.stationary_variance(lam, s2, 1.01 * 2 * (1 + beta) / (1 - beta), beta))
+
+
+def test_monte_carlo_flags_an_unstable_setting_even_before_it_overflows():
+    mc = S.simulate_quadratic(1.0, 1.0, 2.1, 0.0, n_chains=4, burn_in=0, samples=20)
+    assert mc == {"var": math.inf, "sem": math.inf, "diverged": True}
+
+
+def test_max_stable_lr_is_kept_as_the_old_name_of_max_stable_effective_lr():
+    assert S.max_stable_lr(2.0, 0.5) == S.max_stable_effective_lr(2.0, 0.5)
 
 
 def test_ou_moments_match_the_scalar_closed_form_and_the_small_lr_limit():
@@ -147,9 +197,9 @@ def test_stationary_variance_is_inf_outside_the_stability_range():
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
-def test_max_stable_lr_agrees_with_jury_conditions(beta):
+def test_max_stable_effective_lr_agrees_with_jury_conditions(beta):
     lam = 2.0
-    assert S.max_stable_lr(lam, beta) == pytest.approx(2 * (1 + beta) / ((1 - beta) * lam), rel=1e-8)
+    assert S.max_stable_effective_lr(lam, beta) == pytest.approx(2 * (1 + beta) / ((1 - beta) * lam), rel=1e-8)
 
 
 @pytest.mark.parametrize("ell", [1, 2, 4, 8])
@@ -204,7 +254,10 @@ def test_label_noise_follows_the_slow_sde_at_small_lr():
         (lambda: S.stationary_variance(-1.0, 1.0, 0.1), "curvature"),
         (lambda: S.simulate_label_noise(0.1, [0.0], [-1.0]), "times"),
         (lambda: S.simulate_label_noise(0.1, [0.0], [1.0], noise_std=-1.0), "noise_std"),
-        (lambda: S.max_stable_lr(0.0, 0.5), "curvature"),
+        (lambda: S.max_stable_effective_lr(0.0, 0.5), "curvature"),
+        (lambda: S.quadratic_moments([1.0], [1.0], [1.0], 0.1, -1.0, 5), "momentum"),
+        (lambda: S.simulate_label_noise(0.1, [0.0], [1.0], clock_effective_lr=0.0), "clock_effective_lr"),
+        (lambda: S.stationary_variance("1", 1.0, 0.1), "curvature"),
     ],
 )
 def test_invalid_inputs_raise_value_error_naming_the_parameter(call, name):

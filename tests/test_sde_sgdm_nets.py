@@ -83,10 +83,12 @@ def test_divergence_is_reported_not_raised(data):
                              record_steps=[0, 10, 20])
     assert out["diverged"].tolist() == [False, True]
     assert np.isfinite(out["train_loss"][0]) and np.isinf(out["train_loss"][1])
+    assert np.all(np.isfinite(out["train_acc"]))  # a diverged member's accuracy: its last evaluation, never NaN
     every = train_mlp_ensemble(x, y, effective_lr=1e300, momentum=[0.0, 0.5], seeds=0, steps=30, hidden=5,
                                record_steps=[0, 10, 20, 30])  # the engine stops early when every member has diverged
     assert every["diverged"].all() and np.isinf(every["train_loss"]).all()
     assert not np.isnan(every["loss_curve"]).any()
+    assert not np.isnan(every["train_acc"]).any()
 
 
 @pytest.mark.parametrize(
@@ -105,3 +107,18 @@ def test_invalid_inputs_raise_value_error_naming_the_parameter(data, kwargs, nam
     x, y = data
     with pytest.raises(ValueError, match=name):
         train_mlp_ensemble(x, y, **kwargs)
+
+
+def test_negative_momentum_is_accepted_and_matches_the_pytorch_form_of_the_engine(data):
+    # torch.optim.SGD refuses β < 0; the engine's PyTorch form ("sgdm", lr = γ = η(1−β)) is the oracle here
+    from sgdlab.train import TrainConfig, mlp, train
+
+    x, y = data
+    beta, eta = -0.5, 0.2
+    out = train_mlp_ensemble(x, y, effective_lr=eta, momentum=beta, seeds=3, steps=15, batch_size=5, hidden=7,
+                             device="cpu")
+    cfg = TrainConfig(optimizer="sgdm", lr=eta * (1 - beta), momentum=beta, steps=15, batch_size=5,
+                      sampling="with_replacement", seed=3, eval_steps=(0, 15))
+    ref = train(mlp([x.shape[1], 7, int(y.max()) + 1], "tanh", seed=3, dtype=torch.float64), {"x_train": x, "y_train": y},
+                cfg)
+    assert out["train_loss"][0] == pytest.approx(ref.final["train_loss"], rel=1e-8)

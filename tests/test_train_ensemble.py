@@ -94,8 +94,45 @@ def test_gd_plus_noise_freezes_a_member_whose_full_loss_diverges():
                       eval_every=10, check_every=1, divergence_factor=5.0)
     ens = train_ensemble(_fn(), data, cfg, seeds=[0, 1], lrs=[0.3, 1e3])
     assert list(ens.diverged) == [False, True]
-    assert np.isinf(ens.history["train_loss"][-1, 1]) and np.isnan(ens.history["train_acc"][-1, 1])
+    assert np.isinf(ens.history["train_loss"][-1, 1]) and np.isfinite(ens.history["train_acc"][-1, 1])
     single = train(_fn()(1), data, cfg.replace(seed=1, lr=1e3))
     assert single.diverged and single.diverged_at == ens.diverged_at[1]
     with pytest.raises(ValueError, match="batch_size"):
         train_ensemble(_fn(), _data(n=30), cfg, seeds=[0])
+
+
+def test_a_diverged_members_accuracy_is_carried_from_its_last_evaluation_never_nan():
+    data = _data()
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, steps=30, batch_size=8, eval_every=10, check_every=1)
+    ens = train_ensemble(_fn(), data, cfg, seeds=[0, 1], lrs=[0.1, 1e6])
+    h = ens.history
+    assert list(ens.diverged) == [False, True]
+    dead = np.asarray(h["iteration"]) >= ens.diverged_at[1]
+    assert dead.any() and not dead[0]
+    last_alive = np.flatnonzero(~dead)[-1]
+    for key in ("train_acc", "test_acc"):
+        assert not np.isnan(h[key]).any()
+        np.testing.assert_array_equal(h[key][dead, 1], h[key][last_alive, 1])
+    assert np.all(np.isinf(h["train_loss"][dead, 1])) and np.all(np.isinf(h["test_loss"][dead, 1]))
+
+
+def test_per_member_values_are_validated_and_named():
+    data, cfg = _data(), TrainConfig(optimizer="sgd", lr=0.1, steps=2, batch_size=8)
+    for kwargs, name in [({"lrs": [0.1, float("nan")]}, "lrs"), ({"lrs": ["0.1", 0.1]}, "lrs"),
+                         ({"lrs": None, "seeds": [0, 1.5]}, "seeds"), ({"seeds": None}, "seeds"),
+                         ({"momenta": [0.0, 1.0]}, "momenta")]:
+        kw = {"seeds": [0, 1], **kwargs}
+        with pytest.raises(ValueError, match=name):
+            train_ensemble(_fn(), data, cfg.replace(optimizer="sgdm") if "momenta" in kw else cfg, **kw)
+
+
+def test_the_former_nan_accuracy_convention_is_kept_behind_a_keyword():
+    data = _data()
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, steps=20, batch_size=8, eval_every=10, check_every=1)
+    new = train_ensemble(_fn(), data, cfg, seeds=[0, 1], lrs=[0.1, 1e6])
+    old = train_ensemble(_fn(), data, cfg, seeds=[0, 1], lrs=[0.1, 1e6], diverged_accuracy="nan")
+    assert np.isnan(old.history["train_acc"][-1, 1]) and not np.isnan(new.history["train_acc"][-1, 1])
+    np.testing.assert_array_equal(old.history["train_acc"][:, 0], new.history["train_acc"][:, 0])
+    np.testing.assert_array_equal(old.history["train_loss"], new.history["train_loss"])
+    with pytest.raises(ValueError, match="diverged_accuracy"):
+        train_ensemble(_fn(), data, cfg, seeds=[0], diverged_accuracy="zero")

@@ -362,10 +362,11 @@ def additive_noise_excess(testbed: dict, lr, batch_size, momentum: float = 0.0) 
 
     Each eigen-direction ``k`` of ``H`` is a quadratic ``½λ_k e_k²`` with additive gradient noise of
     variance ``Σ_kk/B``; its stationary variance is :func:`sgdlab.sde.sgdm.stationary_variance`
-    (``η s²/(λ(2 − ηλ))`` at ``β = 0``; ``η`` is the effective learning rate), and the excess is
+    (``η s²/(λ(2 − ηλ))`` at ``β = 0``) at the effective learning rate ``η = lr/(1 − momentum)``
+    (``lr`` is PyTorch's step γ, as everywhere in ``sgdlab``; at β = 0, η = γ), and the excess is
     ``½ Σ_k λ_k Var e_k``. Keeps the curvature correction of the discrete step, drops the
     multiplicative (state-dependent) part of the mini-batch noise and the cross-mode correlations.
-    ``inf`` past ``ηλ_max = 2(1 + β)/(1 − β)``.
+    ``inf`` past ``ηλ_max = 2(1 + β)/(1 − β)``, i.e. ``γλ_max = 2(1 + β)``.
 
     References
     ----------
@@ -376,7 +377,9 @@ def additive_noise_excess(testbed: dict, lr, batch_size, momentum: float = 0.0) 
     lr, b = np.broadcast_arrays(np.asarray(lr, dtype=np.float64), np.asarray(batch_size, dtype=np.float64))
     if np.any(~(b >= 1)):
         raise ValueError("batch_size must be >= 1")
-    var = sgdm.stationary_variance(lam, s2 / b[..., None], lr[..., None], momentum)
+    if not (isinstance(momentum, (int, float, np.integer, np.floating)) and -1 < momentum < 1):
+        raise ValueError(f"momentum={momentum!r} must lie in (-1, 1)")
+    var = sgdm.stationary_variance(lam, s2 / b[..., None], lr[..., None] / (1.0 - momentum), momentum)
     return 0.5 * np.sum(lam * var, axis=-1)
 
 

@@ -8,7 +8,10 @@ Member ``i`` follows exactly the iterates of ``train(model_fn(seeds[i]), data, c
 (same initial weights, same batches; tested to float64 round-off in ``tests/test_train_ensemble.py``).
 
 A diverged member is frozen (its learning rate set to 0, its weights zeroed) and reported with an
-infinite loss; the others go on. The run stops early when every member has diverged.
+infinite loss; the others go on. The run stops early when every member has diverged. Its accuracy is
+never a silent NaN: from the detection of its divergence on, a diverged member's accuracy is the one
+measured at its last evaluation before that detection (carried forward, next to its ``diverged`` flag
+and ``diverged_at``), because the zeroed weights have no accuracy of their own to measure.
 
 The book's claims need 3–16 seeds per point (parts 2–5); ``benchmarks/bench_train.py`` measures the
 speed-up over a Python loop of runs.
@@ -46,8 +49,10 @@ class EnsembleResult:
     ----------
     history : dict
         ``step``, ``iteration``, ``epoch``: lists of length ``n_eval``; ``train_loss``, ``train_acc``,
-        ``test_loss``, ``test_acc``: arrays of shape ``(n_eval, E)`` (``inf`` loss, NaN accuracy for
-        a diverged member after divergence).
+        ``test_loss``, ``test_acc``: arrays of shape ``(n_eval, E)``. A diverged member's losses are
+        ``inf`` from the evaluation at which its divergence was detected on, and its accuracies are
+        carried forward from its last evaluation before that (see the module docstring). NaN means
+        "not measured" only: ``test_*`` without test data, accuracies for a loss without classes.
     seeds, lrs, momenta : lists of length E
     diverged : ndarray of bool, shape (E,)
     diverged_at : list of (int or None)
@@ -99,18 +104,42 @@ class EnsembleResult:
         return out
 
 
+def _is_number(v) -> bool:
+    if isinstance(v, torch.Tensor):
+        return v.dim() == 0 and (v.is_floating_point() or not v.dtype.is_complex) and v.dtype != torch.bool
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def _per_member(name: str, value, default, E: int) -> list[float]:
     if value is None:
         return [float(default)] * E
-    vals = [float(v) for v in (value if isinstance(value, (Sequence, np.ndarray, torch.Tensor)) else [value] * E)]
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name}={value!r} must be a number or a sequence of numbers, one per seed")
+    items = list(value) if isinstance(value, (Sequence, np.ndarray, torch.Tensor, range)) else [value] * E
+    if not all(_is_number(v) for v in items):
+        raise ValueError(f"{name}={value!r} must hold numbers only")
+    vals = [float(v) for v in items]
     if len(vals) != E:
         raise ValueError(f"{name} has {len(vals)} entries; expected one per seed ({E})")
     return vals
 
 
+def _seed_list(seeds) -> list[int]:
+    if seeds is None or isinstance(seeds, (str, bytes)):
+        raise ValueError(f"seeds={seeds!r} must be a sequence of integers >= 0")
+    try:
+        items = list(seeds)
+    except TypeError:
+        raise ValueError(f"seeds={seeds!r} must be a sequence of integers >= 0") from None
+    for s in items:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"seeds must hold integers >= 0, got {s!r}")
+    return [int(s) for s in items]
+
+
 def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConfig, *, seeds: Sequence[int],
                    lrs: Sequence[float] | None = None, momenta: Sequence[float] | None = None, device=None,
-                   progress: bool = False) -> EnsembleResult:
+                   progress: bool = False, diverged_accuracy: str = "last") -> EnsembleResult:
     """Train ``len(seeds)`` networks at once (vectorised over members).
 
     Parameters
@@ -129,26 +158,45 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
         One per member (repeats allowed, e.g. the same seed at several learning rates).
     lrs, momenta : sequences, optional
         Per-member learning rates / momenta (default: ``config.lr`` / ``config.momentum``). Validated
-        like the config's values.
+        like the config's values (a ValueError names ``lrs`` or ``momenta``). ``lrs`` are in the
+        config's convention: PyTorch's γ for ``"sgd"``/``"sgdm"``, the effective η = γ/(1−β) for
+        ``"sgdm_normalized"``.
     device : optional
         Where to train (default: where ``model_fn`` puts the model).
     progress : bool
         Show a tqdm bar.
+    diverged_accuracy : {"last", "nan"}
+        A diverged member's accuracies from the detection of its divergence on: ``"last"`` (default)
+        carries forward those measured at its last evaluation before the detection; ``"nan"`` is the
+        former convention (NaN next to the ``diverged`` flag), kept only for callers written against it.
 
     Returns
     -------
     EnsembleResult
+        Divergence is a result: a diverged member has ``diverged`` True, ``diverged_at`` set, ``inf``
+        losses and carried-forward accuracies (never NaN), and the others go on.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError("config must be a TrainConfig")
-    seeds = [int(s) for s in seeds]
+    if diverged_accuracy not in ("last", "nan"):
+        raise ValueError(f"diverged_accuracy={diverged_accuracy!r} must be 'last' or 'nan'")
+    if not callable(model_fn):
+        raise ValueError(f"model_fn={model_fn!r} must be a callable seed -> nn.Module")
+    seeds = _seed_list(seeds)
     E = len(seeds)
     if E < 1:
         raise ValueError("seeds must hold at least one seed")
     lr_list = _per_member("lrs", lrs, config.lr, E)
     mom_list = _per_member("momenta", momenta, config.momentum, E)
-    for lr, mom in zip(lr_list, mom_list):  # validate each member like a config
-        config.replace(lr=lr, momentum=mom)
+    for i, (lr, mom) in enumerate(zip(lr_list, mom_list)):  # validate each member like a config
+        try:
+            config.replace(lr=lr)
+        except ValueError as exc:
+            raise ValueError(f"lrs[{i}]={lr!r}: {exc}") from None
+        try:
+            config.replace(momentum=mom)
+        except ValueError as exc:
+            raise ValueError(f"momenta[{i}]={mom!r}: {exc}") from None
     models = [model_fn(s) for s in seeds]
     if device is not None:
         from ..device import resolve
@@ -231,12 +279,23 @@ def train_ensemble(model_fn: Callable[[int], nn.Module], data, config: TrainConf
         acc = (right / x.shape[0]).cpu().numpy() if acc_ok else np.full(E, np.nan)
         dead = ~alive.cpu().numpy()
         loss = np.where(dead, np.inf, np.vectorize(_inf_if_nan)(loss))
-        acc = np.where(dead, np.nan, acc)
+        return loss, acc, dead
+
+    last_acc: dict = {}  # split -> accuracies at each member's last evaluation while alive
+
+    def carried(split, measured):
+        loss, acc, dead = measured
+        if diverged_accuracy == "nan":
+            return loss, np.where(dead, np.nan, acc)
+        if split in last_acc:
+            acc = np.where(dead, last_acc[split], acc)
+        last_acc[split] = acc
         return loss, acc
 
     def record(it):
-        tr = ev(data.x_train, data.y_train)
-        te = ev(data.x_test, data.y_test) if data.x_test is not None else (np.full(E, np.nan), np.full(E, np.nan))
+        tr = carried("train", ev(data.x_train, data.y_train))
+        te = (carried("test", ev(data.x_test, data.y_test)) if data.x_test is not None
+              else (np.full(E, np.nan), np.full(E, np.nan)))
         hist["step"].append(it / L)
         hist["iteration"].append(it)
         hist["epoch"].append(samples / n)
