@@ -4,6 +4,7 @@ Monte Carlo, and closed forms."""
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -273,3 +274,88 @@ def test_propagators_solve_the_renewal_equation():
     two_L = 2 * L.se_loss(*args, 200, tau2=-1.0)
     conv = V + np.array([np.dot(U[1:t + 1], two_L[t - 1::-1][:t]) for t in range(201)])
     np.testing.assert_allclose(conv, two_L, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ reliability (divergence, validation)
+def test_loss_from_genfun_flags_divergence_past_the_critical_lr():
+    lam, c = _problem(50)
+    lc = L.critical_lr(lam, 0.3, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = L.loss_from_genfun(lam, c, 1.1 * lc, 0.3, 0.1, 100)
+    assert out.shape == (101,) and np.all(np.isinf(out))        # not a finite, wrong sequence
+    assert np.isinf(L.se_loss(lam, c, 1.1 * lc, 0.3, 0.1, 5000)[-1])
+    # just below the critical lr the inversion still agrees with the recursion
+    np.testing.assert_allclose(L.loss_from_genfun(lam, c, 0.9 * lc, 0.3, 0.1, 50),
+                               L.se_loss(lam, c, 0.9 * lc, 0.3, 0.1, 50), rtol=1e-9)
+    with pytest.raises(ValueError, match="lr"):
+        L.loss_from_genfun(lam, c, -1.0, 0.3, 0.1, 10)
+
+
+def test_critical_lr_full_reports_the_binding_condition_and_the_mode_edge():
+    lam, c = _problem(50)
+    # no noise: U ≡ 0, so the per-mode edge of gradient descent, α λ_max < 2, binds
+    res = L.critical_lr(lam, 0.0, 0.0, full=True)
+    assert res["binding"] == "mode"
+    assert res["lr"] == pytest.approx(2.0 / lam.max(), rel=1e-12)
+    assert res["mode_edge"] == pytest.approx(2.0 / lam.max(), rel=1e-12)
+    # with batch noise U(1) = 1 is reached first, below the edge
+    res = L.critical_lr(lam, np.array([0.0, 0.5]), 0.1, full=True)
+    np.testing.assert_array_equal(res["lr"], L.critical_lr(lam, np.array([0.0, 0.5]), 0.1))   # default unchanged
+    assert list(res["binding"]) == ["noise", "noise"]
+    assert np.all(res["lr"] < res["mode_edge"])
+    np.testing.assert_allclose(L.U_at_one(lam, res["lr"], np.array([0.0, 0.5]), 0.1), 1.0, rtol=1e-9)
+
+
+def test_monte_carlo_and_exact_recursions_flag_divergence_with_inf_not_nan():
+    lam, c = _problem(20)
+    lc = L.critical_lr(lam, 0.3, 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, sem = L.mc_gaussian_loss(lam, c, 5 * lc, 0.3, 4, 2000, runs=20)
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(12, 5))
+        prob = L.kernel_problem(X @ X.T, rng.normal(size=12))
+        m2, s2, med = L.mc_finite_loss(prob["kernel_n"], prob["residual0"], 20.0, 0.3, 4, 500, runs=10)
+        ex = L.exact_finite_loss(prob["eigs"], prob["vecs"], prob["residual0"], 20.0, 0.3, 4, 500)
+    for arr in (mean, sem, m2, s2, med, ex):
+        assert not np.any(np.isnan(arr)) and np.isinf(arr[-1])
+    assert np.isfinite(mean[0]) and np.isfinite(ex[0])
+
+
+def test_exact_finite_loss_accepts_round_off_negatives_and_rejects_negative_eigenvalues():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(10, 3))                       # rank 3 of 10: seven zero eigenvalues
+    K = X @ X.T
+    w, V = np.linalg.eigh(K / 10 / np.linalg.eigvalsh(K / 10).max())
+    assert w.min() < 0                                 # eigh's round-off
+    d0 = rng.normal(size=10)
+    out = L.exact_finite_loss(w, V, d0, 0.5, 0.3, 3, 20)
+    np.testing.assert_array_equal(out, L.exact_finite_loss(np.clip(w, 0, None), V, d0, 0.5, 0.3, 3, 20))
+    with pytest.raises(ValueError, match="eigs"):
+        L.exact_finite_loss(w - 1e-3, V, d0, 0.5, 0.3, 3, 20)
+    with pytest.raises(ValueError, match="kernel"):
+        L.kernel_problem(K - 0.1 * np.abs(K).max() * np.eye(10), d0)
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: L.relu_ntk(np.array([[1.0, np.nan], [0.0, 1.0]])), "x"),
+    (lambda: L.relu_ntk(np.array([[1.0, 0.0], [0.0, 0.0]]), sigma_b=0.0), "x"),     # 0/0 angle otherwise
+    (lambda: L.U_of_z(0.5, [1.0, 0.5], 0.5, 0.0, -0.1), "noise_factor"),
+    (lambda: L.mode_stable(0.5, np.nan, 0.1), "momentum"),
+    (lambda: L.batch_sequence(0, 0, 0, 5), "n_samples"),
+    (lambda: L.batch_sequence(0, 10, 0, 5), "batch_size"),
+    (lambda: L.se_loss(np.array([1.0, 0.5]) + 0j, [1.0, 1.0], 0.5, 0.0, 0.1, 5), "eigs"),
+])
+def test_reported_bad_inputs_raise_value_errors_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_docstrings_cite_public_sources_only():
+    import inspect
+    import re
+
+    for name in L.__all__:
+        doc = inspect.getdoc(getattr(L, name)) or ""
+        assert not re.search(r"reproduction note|pitfall|§|check R\d", doc), name

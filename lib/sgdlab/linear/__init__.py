@@ -9,7 +9,8 @@ generating functions*, ICLR 2023), chapters ``book/generating_functions/01_deriv
 - generating functions :func:`U_of_z`, :func:`V_of_z`, :func:`L_of_z`, their inversion
   :func:`loss_from_genfun`, the renewal form (:func:`propagators`, :func:`renewal_loss`), closed forms at
   z = 1 (:func:`U_at_one`, :func:`V_at_one`, :func:`loss_sum`);
-- convergence: :func:`mode_stable` (Jury), :func:`critical_lr` α_c(β), :func:`lambda_crit`,
+- convergence: :func:`mode_stable` (Jury), :func:`critical_lr` α_c(β) (with ``full=True`` also the binding
+  condition and the per-mode stability edge), :func:`lambda_crit`,
   :func:`effective_lr_limit`;
 - power laws: :func:`power_law_modes` (with log-binned tails), :func:`asymptotic_constants`,
   :func:`loss_asymptotics`, :func:`transition_time`, :func:`local_exponent`, :func:`crossing_time`;
@@ -21,6 +22,11 @@ generating functions*, ICLR 2023), chapters ``book/generating_functions/01_deriv
 - a real network: :func:`empirical_ntk_mlp` (one hidden ReLU layer, NTK parametrisation), :func:`network_outputs`,
   :func:`train_network_sgd` (``torch.optim.SGD``), :func:`linearised_sgd_paired` on the same
   :func:`batch_sequence` (torch is imported only by these).
+
+Conventions: invalid input raises ``ValueError`` naming the parameter; divergence is a result, never an
+error or NaN: ``inf`` from the divergent step on (recursions, Monte Carlo, closed forms), U(1) ≥ 1 for
+:func:`U_at_one`, and ``inf`` at every step for :func:`loss_from_genfun`, whose contour inversion is only valid
+where the hyper-parameters converge.
 
 Vocabulary: ``lr`` α, ``momentum`` β, ``noise_factor`` γ (1/B i.i.d.), ``eigs`` λ_k, ``c`` the
 loss-weighted initial coefficients (L_0 = ½ Σ c_k), ``mult`` multiplicities of binned modes.

@@ -10,7 +10,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import gamma as _Gamma
 
 from ._se import U_at_one, V_at_one, se_loss
-from ._validate import as_modes, multiplicities, positive_int
+from ._validate import as_modes, hyper, multiplicities, positive_int, real_array, real_scalar
 
 __all__ = ["optimal_lr", "noise_constant", "optimal_noise_lr", "noise_constant_momentum_slope"]
 
@@ -52,20 +52,29 @@ def optimal_lr(eigs, c, momentum, noise_factor, steps: int, lrs, *, tau1=1.0, ta
     References
     ----------
     Velikanov et al. (ICLR 2023), optimal momenta (figures of the authors' ``NegativeMomentum`` and
-    ``LossDerivative`` notebooks); reproduction note pitfall 9 (optimise α for every β); book chapter
-    ``generating_functions/05_momentum``.
+    ``LossDerivative`` notebooks; α is optimised separately for every β, since comparing momenta at one
+    shared α confounds the two); book chapter ``generating_functions/05_momentum``.
     """
-    b = np.atleast_1d(np.asarray(momentum, dtype=np.float64))
+    b = np.atleast_1d(real_array(momentum, "momentum", finite=False))
     if b.ndim != 1:
         raise ValueError("momentum must be a 1-d array")
+    if np.any(~(np.abs(b) < 1)):
+        raise ValueError("momentum must lie in (-1, 1)")
     steps = positive_int(steps, "steps", 1)
-    A = np.asarray(lrs, dtype=np.float64)
+    hyper(1.0, 0.0, noise_factor, tau1, tau2)       # γ ≥ 0, finite τ1, τ2 (scalars)
+    for v, n in ((noise_factor, "noise_factor"), (tau1, "tau1"), (tau2, "tau2")):
+        real_scalar(v, n)
+    if method not in ("matrix", "recurrence"):
+        raise ValueError(f"method={method!r} must be 'matrix' or 'recurrence'")
+    A = real_array(lrs, "lrs", finite=False)
+    if A.ndim not in (1, 2):
+        raise ValueError(f"lrs must have shape (n_lr,) or ({b.size}, n_lr), got {A.shape}")
     if A.ndim == 1:
         A = np.broadcast_to(A, (b.size, A.size))
     if A.shape[0] != b.size or A.ndim != 2 or A.shape[1] < 3:
         raise ValueError(f"lrs must have shape (n_lr,) or ({b.size}, n_lr) with n_lr >= 3, got {np.shape(lrs)}")
-    if np.any(~(A > 0)) or np.any(np.diff(A, axis=1) <= 0):
-        raise ValueError("lrs must be positive and increasing along the last axis")
+    if np.any(~(A > 0)) or np.any(~np.isfinite(A)) or np.any(np.diff(A, axis=1) <= 0):
+        raise ValueError("lrs must be finite, positive and increasing along the last axis")
     n_refine = positive_int(n_refine, "n_refine", 0)
     kw = dict(tau1=tau1, tau2=tau2, mult=mult, method=method)
 
@@ -94,6 +103,7 @@ def optimal_lr(eigs, c, momentum, noise_factor, steps: int, lrs, *, tau1=1.0, ta
             x = xv[:, None] + h[:, None] * np.arange(-1, 2)
             with np.errstate(divide="ignore"):
                 y = np.log(loss_at(np.exp(x), b[act, None]))
+                y = np.where(np.isnan(y), np.inf, y)
         lv = loss_at(np.exp(xv), b[act])
         better = lv < loss[act]
         lr_opt[act[better]] = np.exp(xv[better])
@@ -126,18 +136,22 @@ def noise_constant(eigs, c, nu, effective_lr, momentum, noise_factor, *, tau1=1.
 
     References
     ----------
-    Velikanov et al. (ICLR 2023), noise-dominated asymptotics; our reconstruction of the constants
-    (reproduction note §3.2–3.3); book chapter ``generating_functions/05_momentum``.
+    Velikanov et al. (ICLR 2023), noise-dominated asymptotics; the constants are re-derived in the book
+    chapters ``generating_functions/01_derivation`` (C_U) and ``generating_functions/05_momentum``.
     """
     lam = as_modes(eigs)
-    if not nu > 1:
-        raise ValueError(f"nu={nu!r} must be > 1")
-    ae = np.asarray(effective_lr, dtype=np.float64)
-    b = np.asarray(momentum, dtype=np.float64)
+    nu = real_scalar(nu, "nu", low=1.0, low_open=True)
+    lambda_max = real_scalar(lambda_max, "lambda_max", low=0.0, low_open=True)
+    ae = real_array(effective_lr, "effective_lr", finite=False)
+    b = real_array(momentum, "momentum", finite=False)
+    if np.any(~(ae > 0)) or np.any(~np.isfinite(ae)):
+        raise ValueError("effective_lr must be finite and > 0")
+    hyper(1.0, b, noise_factor, tau1, tau2)          # names momentum, noise_factor, tau1, tau2
+    noise_factor, tau1 = (np.asarray(v, dtype=np.float64) if np.ndim(v) else v for v in (noise_factor, tau1))
     lr = ae * (1 - b)
     U1 = U_at_one(lam, lr, b, noise_factor, tau1=tau1, tau2=tau2, mult=mult)
     V1 = V_at_one(lam, c, lr, b, noise_factor, tau2=tau2, mult=mult)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = 0.5 * V1 * _C_U_factor(nu, ae, noise_factor, tau1, lambda_max) / (1 - U1) ** 2
     out = np.where((U1 < 1) & np.isfinite(V1), out, np.inf)
     return out if out.ndim else float(out)
@@ -148,12 +162,17 @@ def optimal_noise_lr(eigs, c, nu, noise_factor, momentum: float = 0.0, *, tau1=1
 
     References
     ----------
-    Reproduction note §3.3 (leading order: U(1)* = (ν−1)/(3ν−1)); book chapter
-    ``generating_functions/05_momentum``.
+    Velikanov et al. (ICLR 2023), noise-dominated asymptotics (at leading order the optimum has
+    U(1)* = (ν−1)/(3ν−1), derived in the book chapter); book chapter ``generating_functions/05_momentum``.
     """
     lam = as_modes(eigs)
     m = multiplicities(mult, lam.size)
-    b = float(momentum)
+    as_modes(c, "c", positive=False)
+    nu = real_scalar(nu, "nu", low=1.0, low_open=True)
+    real_scalar(noise_factor, "noise_factor", low=0.0, low_open=True)
+    b = real_scalar(momentum, "momentum", low=-1.0, high=1.0, low_open=True, high_open=True)
+    real_scalar(tau1, "tau1", low=0.0, low_open=True)       # C_noise ∝ τ1: its log needs τ1 > 0
+    real_scalar(tau2, "tau2")
     # upper end: the per-mode/noise boundary in α_eff (α_eff λ_max < 2(1+β)/(1−β) at most)
     hi = np.log(2 * (1 + b) / (1 - b) / lam.max())
     f = lambda la: float(np.log(noise_constant(lam, c, nu, np.exp(la), b, noise_factor, tau1=tau1,  # noqa: E731
@@ -175,9 +194,10 @@ def noise_constant_momentum_slope(eigs, c, nu, noise_factor, *, tau1=1.0, tau2=1
 
     References
     ----------
-    Velikanov et al. (ICLR 2023), benefit from negative momenta; reproduction note §3.3 and check R12;
-    book chapter ``generating_functions/05_momentum``.
+    Velikanov et al. (ICLR 2023), benefit from negative momenta (the paper's condition for negative
+    momenta, compared in the book); book chapter ``generating_functions/05_momentum``.
     """
+    h = real_scalar(h, "h", low=0.0, high=0.5, low_open=True, high_open=True)
     ae = optimal_noise_lr(eigs, c, nu, noise_factor, 0.0, tau1=tau1, tau2=tau2, mult=mult)
     cp, cm = (noise_constant(eigs, c, nu, ae, sgn * h, noise_factor, tau1=tau1, tau2=tau2, mult=mult)
               for sgn in (1, -1))

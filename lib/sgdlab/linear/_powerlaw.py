@@ -5,10 +5,16 @@ import numpy as np
 from scipy.special import gamma as _Gamma
 
 from ._se import U_at_one, V_at_one
-from ._validate import positive_int
+from ._validate import as_modes, hyper, multiplicities, positive_int, real_array, real_scalar
 
 __all__ = ["power_law_modes", "asymptotic_constants", "loss_asymptotics", "transition_time",
            "negative_momentum_condition", "local_exponent", "crossing_time"]
+
+
+def _num(value, name):
+    """A float for scalars (unchanged arithmetic), a float64 array otherwise."""
+    arr = real_array(value, name)
+    return float(arr) if arr.ndim == 0 else arr
 
 
 def power_law_modes(nu: float, kappa: float, n_modes: int, *, n_exact: int | None = None,
@@ -26,16 +32,15 @@ def power_law_modes(nu: float, kappa: float, n_modes: int, *, n_exact: int | Non
 
     References
     ----------
-    Velikanov et al. (ICLR 2023), power-law spectra; reproduction note §5.0 (binning); book chapters
+    Velikanov et al. (ICLR 2023), power-law spectra (the log-binning is ours, described in the book
+    chapter ``generating_functions/03_convergence``); book chapters
     ``generating_functions/03_convergence``, ``04_phases`` and ``05_momentum`` (headline claims P1.H3–P1.H5).
     """
     n_modes = positive_int(n_modes, "n_modes")
-    if not nu > 0:
-        raise ValueError(f"nu={nu!r} must be > 0")
-    if not kappa > 0:
-        raise ValueError(f"kappa={kappa!r} must be > 0")
-    if not (lambda_max > 0 and c0 > 0):
-        raise ValueError("lambda_max and c0 must be > 0")
+    nu = real_scalar(nu, "nu", low=0.0, low_open=True)
+    kappa = real_scalar(kappa, "kappa", low=0.0, low_open=True)
+    lambda_max = real_scalar(lambda_max, "lambda_max", low=0.0, low_open=True)
+    c0 = real_scalar(c0, "c0", low=0.0, low_open=True)
     if n_exact is None and n_bins is None:
         k = np.arange(1, n_modes + 1, dtype=np.float64)
         return lambda_max * k**-nu, c0 * k ** (-kappa - 1), np.ones(n_modes)
@@ -89,12 +94,14 @@ def asymptotic_constants(nu: float, kappa: float, lr, momentum, noise_factor, *,
     References
     ----------
     Velikanov et al. (ICLR 2023), loss asymptotics for power-law spectra (constants re-derived in the
-    reproduction note §3.2 and in the book chapter ``generating_functions/01_derivation``).
+    book chapter ``generating_functions/01_derivation``).
     """
-    if not nu > 1:
-        raise ValueError(f"nu={nu!r} must be > 1")
-    if not kappa > 0:
-        raise ValueError(f"kappa={kappa!r} must be > 0")
+    nu = real_scalar(nu, "nu", low=1.0, low_open=True)
+    kappa = real_scalar(kappa, "kappa", low=0.0, low_open=True)
+    lambda_max = real_scalar(lambda_max, "lambda_max", low=0.0, low_open=True)
+    c0 = real_scalar(c0, "c0", low=0.0, low_open=True)
+    hyper(lr, momentum, noise_factor, tau1)           # α > 0, β ∈ (−1, 1), γ ≥ 0, τ1 finite (names the parameter)
+    noise_factor, tau1 = (_num(v, n) for v, n in ((noise_factor, "noise_factor"), (tau1, "tau1")))
     ae = np.asarray(lr, dtype=float) / (1 - np.asarray(momentum, dtype=float))
     zeta = kappa / nu
     Q = c0 * lambda_max**-zeta / kappa
@@ -110,17 +117,46 @@ def loss_asymptotics(t, eigs, c, nu, kappa, lr, momentum, noise_factor, *, mult=
 
     signal_t = ½ C_V t^{−ζ}/(1 − U(1)),  noise_t = ½ V(1) C_U t^{−(2−1/ν)}/(1 − U(1))²,
     with U(1), V(1) summed over the given (finite or binned) spectrum. The noise term is ``nan``
-    when ζ ≤ 1 (V(1) diverges for the infinite spectrum; reproduction note pitfall 7).
+    when ζ ≤ 1: the formula has no meaning there (V(1) diverges for the infinite spectrum, so the
+    finite-spectrum value would be an artefact of the cut-off).
+
+    Parameters
+    ----------
+    t
+        Times t > 0 (finite).
+    eigs, c, mult
+        The spectrum (as :func:`se_loss`).
+    nu, kappa, lambda_max, c0
+        The power law λ_k = Λk^{−ν}, c_k = c0 k^{−κ−1} (ν > 1, κ > 0).
+    lr, momentum, noise_factor, tau1, tau2
+        Scalars α > 0, β ∈ (−1, 1), γ ≥ 0 and the SE parameters.
 
     Returns
     -------
     signal, noise : ndarray (same shape as ``t``)
+        Both ``inf`` when the hyper-parameters diverge (U(1) ≥ 1 or an unstable mode): divergence is the
+        result, not an error.
+
+    References
+    ----------
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), loss asymptotics of the signal- and noise-dominated
+    phases; book chapter ``generating_functions/04_phases``.
     """
-    t = np.asarray(t, dtype=float)
+    t = real_array(t, "t")
+    if np.any(~(t > 0)):
+        raise ValueError("t must be > 0")
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    if cc.shape != lam.shape:
+        raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
+    multiplicities(mult, lam.size)
+    for v, n in ((lr, "lr"), (momentum, "momentum"), (noise_factor, "noise_factor"), (tau1, "tau1"),
+                 (tau2, "tau2")):
+        real_scalar(v, n)
     k = asymptotic_constants(nu, kappa, lr, momentum, noise_factor, lambda_max=lambda_max, c0=c0, tau1=tau1)
     U1 = float(U_at_one(eigs, lr, momentum, noise_factor, tau1=tau1, tau2=tau2, mult=mult))
     if not U1 < 1:
-        raise ValueError("the hyper-parameters do not converge (U(1) >= 1 or a mode is unstable)")
+        return np.full_like(t, np.inf), np.full_like(t, np.inf)
     signal = 0.5 * k["C_V"] * t ** -k["zeta"] / (1 - U1)
     if k["zeta"] <= 1:
         noise = np.full_like(t, np.nan)
@@ -134,18 +170,25 @@ def transition_time(eigs, c, nu, kappa, lr, momentum, noise_factor, *, mult=None
                     tau1=1.0, tau2=1.0) -> float:
     """t_× = [C_V (1 − U(1)) / (V(1) C_U)]^{1/(ζ − 2 + 1/ν)}: where the signal and noise terms cross.
 
-    Only defined in the noise-dominated phase ζ > 2 − 1/ν (raises ``ValueError`` otherwise).
+    Only defined in the noise-dominated phase ζ > 2 − 1/ν (raises ``ValueError`` naming ``kappa``
+    otherwise). ``inf`` when the hyper-parameters diverge (U(1) ≥ 1 or an unstable mode), and when there is no
+    batch noise (γ = 0: the noise term vanishes). ``tau1`` must be > 0.
 
     References
     ----------
     Our derivation of the phase-switch time (the paper's body was not available); book chapter
     on phases, ``generating_functions/04_phases`` (headline claim P1.H3).
     """
+    nu = real_scalar(nu, "nu", low=1.0, low_open=True)
+    kappa = real_scalar(kappa, "kappa", low=0.0, low_open=True)
+    real_scalar(tau1, "tau1", low=0.0, low_open=True)
     zeta = kappa / nu
     if not zeta > 2 - 1 / nu:
         raise ValueError("kappa: t_x needs the noise-dominated phase, kappa/nu > 2 - 1/nu")
     s1 = loss_asymptotics(1.0, eigs, c, nu, kappa, lr, momentum, noise_factor, mult=mult, lambda_max=lambda_max,
                           c0=c0, tau1=tau1, tau2=tau2)
+    if not np.isfinite(s1[0]) or s1[1] == 0:     # divergent, or no batch noise (γ = 0): no crossing
+        return float("inf")
     return float((s1[0] / s1[1]) ** (1.0 / (zeta - 2 + 1 / nu)))
 
 
@@ -154,7 +197,8 @@ def negative_momentum_condition(eigs, c, nu, *, mult=None):
 
     When the left side is larger, ∂_β log C_noise > 0 at β = 0 (α_eff at its leading-order optimum):
     a small negative momentum lowers the noise-phase loss constant. ``c`` are the loss-weighted
-    coefficients (the repo notebook substitutes parameter-space ones; reproduction note §3.3).
+    coefficients (the authors' notebook substitutes parameter-space ones; the difference is discussed in the
+    book chapter ``generating_functions/05_momentum``).
 
     Returns
     -------
@@ -165,11 +209,12 @@ def negative_momentum_condition(eigs, c, nu, *, mult=None):
     Velikanov et al. (ICLR 2023), the condition for negative momenta (appendix, "condition (91)" of the
     authors' notebook); checked in ``generating_functions/05_momentum`` (P1.C6b, P1.C6c).
     """
-    lam = np.asarray(eigs, dtype=float)
-    cc = np.asarray(c, dtype=float)
-    m = np.ones_like(lam) if mult is None else np.asarray(mult, dtype=float)
-    if not nu > 1:
-        raise ValueError(f"nu={nu!r} must be > 1")
+    lam = as_modes(eigs)
+    cc = as_modes(c, "c", positive=False)
+    if cc.shape != lam.shape:
+        raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
+    m = multiplicities(mult, lam.size)
+    nu = real_scalar(nu, "nu", low=1.0, low_open=True)
     lhs = np.sum(m * cc) * np.sum(m * lam)
     rhs = (nu - 1) / nu * np.sum(m * lam**2) * np.sum(m * cc / lam)
     return float(lhs), float(rhs)
@@ -192,8 +237,10 @@ def local_exponent(times, loss):
     Velikanov et al. (ICLR 2023), signal- and noise-dominated phases; book chapter
     ``generating_functions/04_phases``.
     """
-    t = np.asarray(times, dtype=float)
-    y = np.asarray(loss, dtype=float)
+    t = real_array(times, "times", finite=False)
+    y = real_array(loss, "loss", finite=False)
+    if not np.all(np.isfinite(t)):
+        raise ValueError("times must be finite")
     if t.ndim != 1 or t.shape != y.shape or t.size < 3:
         raise ValueError("times and loss must be 1-d arrays of equal length >= 3")
     if np.any(~(t > 0)) or np.any(np.diff(t) <= 0):
@@ -215,10 +262,13 @@ def crossing_time(times, values, level: float) -> float:
     ----------
     Book chapter ``generating_functions/04_phases``.
     """
-    t = np.asarray(times, dtype=float)
-    v = np.asarray(values, dtype=float)
+    t = real_array(times, "times")
+    v = real_array(values, "values")
+    level = real_scalar(level, "level")
     if t.ndim != 1 or t.shape != v.shape or t.size < 2 or np.any(~(t > 0)):
         raise ValueError("times and values must be 1-d arrays of equal length >= 2, times > 0")
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("times must be strictly increasing")
     above = np.flatnonzero(v >= level)
     if above.size == 0 or above[-1] + 1 >= v.size:
         return float("nan")

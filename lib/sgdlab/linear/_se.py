@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_modes, hyper, multiplicities, positive_int, single_thread
+from ._validate import (as_modes, as_times, bool_flag, hyper, multiplicities, positive_int, real_array,
+                        real_scalar, single_thread)
 
 __all__ = [
     "noise_factor", "transfer_matrix", "se_loss", "det_poly", "U_of_z", "V_of_z", "L_of_z",
@@ -29,14 +30,14 @@ def noise_factor(batch_size, n_samples: int | None = None):
     Velikanov, Kuznedelev, Yarotsky (ICLR 2023), Sec. 2 (sampling models); book chapter
     ``generating_functions/01_derivation``.
     """
-    b = np.asarray(batch_size, dtype=np.float64)
-    if np.any(~(b >= 1)) or np.any(b != np.round(b)):
+    b = real_array(batch_size, "batch_size", finite=False)
+    if np.any(~(b >= 1)) or np.any(~np.isfinite(b)) or np.any(b != np.round(b)):
         raise ValueError("batch_size must be an integer >= 1")
     if n_samples is None:
         return 1.0 / b if b.ndim else float(1.0 / b)
-    n = float(n_samples)
-    if not n >= 2 or np.any(b > n):
-        raise ValueError("n_samples must be >= 2 and >= batch_size")
+    n = real_scalar(n_samples, "n_samples", finite=False)
+    if not (n >= 2 and np.isfinite(n) and n == round(n)) or np.any(b > n):
+        raise ValueError("n_samples must be an integer >= 2 and >= batch_size")
     g = (n - b) / ((n - 1.0) * b)
     return g if g.ndim else float(g)
 
@@ -62,7 +63,7 @@ def transfer_matrix(a, momentum, s):
     Velikanov et al. (ICLR 2023), the SE moment dynamics; derived symbolically in the book chapter
     ``generating_functions/01_derivation``.
     """
-    a, b, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, momentum, s)))
+    a, b, s = _broadcast_real(a=a, momentum=momentum, s=s)
     T = np.empty(a.shape + (3, 3))
     T[..., 0, 0] = (1 - a) ** 2 - s * a**2
     T[..., 0, 1] = 2 * b * (1 - a)
@@ -76,13 +77,29 @@ def transfer_matrix(a, momentum, s):
     return T
 
 
+def _broadcast_real(complex_ok=(), **arrays):
+    """Finite real arrays (complex where named in ``complex_ok``) broadcast together; ``ValueError`` naming
+    the offending parameter otherwise."""
+    arrs = [real_array(v, k, complex_ok=k in complex_ok) for k, v in arrays.items()]
+    try:
+        return np.broadcast_arrays(*arrs)
+    except ValueError:
+        raise ValueError(f"{', '.join(arrays)} must broadcast together, got shapes {[a.shape for a in arrs]}") from None
+
+
+def _scalar_hyper(lr, momentum, noise_factor, tau1=1.0, tau2=1.0):
+    """Validated scalar hyper-parameters (the generating functions take one point of the grid)."""
+    for v, n in zip((lr, momentum, noise_factor, tau1, tau2), ("lr", "momentum", "noise_factor", "tau1", "tau2")):
+        arr = real_array(v, n, finite=False)
+        if arr.ndim != 0:
+            raise ValueError(f"{n} must be a scalar here, got shape {arr.shape}")
+    return tuple(float(v) for v in hyper(lr, momentum, noise_factor, tau1, tau2))
+
+
 def _times(times, steps):
     if times is None:
         return np.arange(steps + 1)
-    t = np.asarray(times)
-    if t.ndim != 1 or t.size == 0 or np.any(t < 0) or np.any(t > steps) or np.any(np.diff(t) <= 0):
-        raise ValueError(f"times must be a strictly increasing 1-d array of integers in [0, steps={steps}]")
-    return t.astype(np.int64)
+    return as_times(times, steps)
 
 
 def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, tau1=1.0, tau2=1.0,
@@ -137,7 +154,7 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
     ``generating_functions/01_derivation`` … ``03_convergence``.
     """
     lam = as_modes(eigs)
-    cc = as_modes(c, "c", positive=False)
+    cc = _coefs(c, lam)
     if cc.shape != lam.shape:
         raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
     m = multiplicities(mult, lam.size)
@@ -147,12 +164,14 @@ def se_loss(eigs, c, lr, momentum=0.0, noise_factor=0.0, steps: int = 100, *, ta
         raise ValueError(f"method={method!r} must be 'matrix' or 'recurrence'")
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine={engine!r} must be 'auto', 'numba' or 'numpy'")
+    if not real_scalar(diverge_at, "diverge_at", finite=False) > 0:
+        raise ValueError(f"diverge_at={diverge_at!r} must be > 0")
     if engine == "numba" and method != "matrix":
         raise ValueError("engine='numba' runs method='matrix' only; method='recurrence' needs engine='numpy'")
     lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
     G = lr.shape
     if mode_tau2 is not None:
-        mt = np.asarray(mode_tau2, dtype=np.float64)
+        mt = real_array(mode_tau2, "mode_tau2", finite=False)
         if mt.shape != lam.shape or not np.all(np.isfinite(mt)):
             raise ValueError(f"mode_tau2 must be finite with the shape of eigs {lam.shape}")
     if engine != "numpy" and method == "matrix":
@@ -319,7 +338,7 @@ def det_poly(a, momentum, s, z):
     ----------
     Velikanov et al. (ICLR 2023), generating functions; book chapter ``generating_functions/01_derivation``.
     """
-    b = momentum
+    a, b, s, z = _broadcast_real(a=a, momentum=momentum, s=s, z=z, complex_ok=("z",))
     return (a * a * b * s * z * z + a * a * b * z * z + a * a * s * z - a * a * z - 2 * a * b * b * z * z
             - 2 * a * b * z * z + 2 * a * b * z + 2 * a * z - b**3 * z**3 + b**3 * z * z + b * b * z * z
             - b * b * z + b * z * z - b * z - z + 1)
@@ -331,6 +350,17 @@ def _poly_coefs(a, b, s):
     q2 = b + b * b + b**3 - 2 * a * b - 2 * a * b * b + a * a * b + a * a * b * s
     q3 = -(b**3) + 0 * a
     return q1, q2, q3
+
+
+def _as_z(z):
+    return real_array(z, "z", complex_ok=True)
+
+
+def _coefs(c, lam):
+    cc = as_modes(c, "c", positive=False)
+    if cc.shape != lam.shape:
+        raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
+    return cc
 
 
 def _z_sum(z, weights, num0, num1, num2, q1, q2, q3):
@@ -349,8 +379,9 @@ def U_of_z(z, eigs, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None
     """
     lam = as_modes(eigs)
     m = multiplicities(mult, lam.size)
+    lr, momentum, noise_factor, tau1, tau2 = _scalar_hyper(lr, momentum, noise_factor, tau1, tau2)
+    z = _as_z(z)
     q = _poly_coefs(lr * lam, momentum, tau2 * noise_factor)
-    z = np.asarray(z)
     w = noise_factor * tau1 * lr**2 * m * lam**2
     return z * _z_sum(z, w, 1.0, momentum, 0.0, *q)
 
@@ -363,9 +394,10 @@ def V_of_z(z, eigs, c, lr, momentum, noise_factor, *, tau2=1.0, mult=None):
     Velikanov et al. (ICLR 2023), the signal propagator; book chapter ``generating_functions/01_derivation``.
     """
     lam = as_modes(eigs)
-    cc = as_modes(c, "c", positive=False)
+    cc = _coefs(c, lam)
     m = multiplicities(mult, lam.size)
-    b = momentum
+    lr, b, noise_factor, _, tau2 = _scalar_hyper(lr, momentum, noise_factor, 1.0, tau2)
+    z = _as_z(z)
     a = lr * lam
     q = _poly_coefs(a, b, tau2 * noise_factor)
     return _z_sum(z, m * cc, 1.0, -b - b * b + 2 * b * a, b**3, *q)
@@ -386,15 +418,43 @@ def loss_from_genfun(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.
     suppressed by a factor eps, and the circle stays away from the pole z* of 1/(1 − U) and from the
     branch point at z = 1 that the λ → 0 modes create.
 
+    The inversion is valid only where L(z) is analytic on the closed unit disc, i.e. where the
+    hyper-parameters converge (every mode stable and U(1) < 1; α < :func:`critical_lr`). Outside that
+    region L_t grows geometrically, the aliased terms are no longer suppressed, and the FFT would return a
+    finite but wrong sequence; there the result is ``inf`` at every step (the divergence flag, as
+    :func:`loss_sum`); use :func:`se_loss` for the transient of a divergent run.
+
+    Parameters
+    ----------
+    eigs, c, mult
+        λ_k > 0, c_k ≥ 0 and multiplicities (as :func:`se_loss`).
+    lr, momentum, noise_factor, tau1, tau2
+        Scalars α > 0, β ∈ (−1, 1), γ ≥ 0 and the SE parameters.
+    steps
+        T ≥ 0.
+    oversample, eps, chunk
+        FFT points per step (≥ 2), the aliasing suppression eps ∈ (0, 1), and the number of z evaluated
+        at once (≥ 1).
+
+    Returns
+    -------
+    ndarray (T + 1,): L_0 … L_T, or ``inf`` everywhere when the hyper-parameters diverge.
+
     References
     ----------
-    Velikanov et al. (ICLR 2023); reproduction note §5.0 and pitfall 10; book chapter
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), the loss generating function L(z) = ½V(z)/(1 − U(z));
+    the contour inversion is ours (Cauchy's integral formula, trapezoidal rule on |z| = r); book chapter
     ``generating_functions/01_derivation``.
     """
     steps = positive_int(steps, "steps", 0)
     oversample = positive_int(oversample, "oversample", 2)
-    if not 0 < eps < 1:
-        raise ValueError(f"eps={eps!r} must lie in (0, 1)")
+    chunk = positive_int(chunk, "chunk")
+    eps = real_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
+    lam = as_modes(eigs)
+    _coefs(c, lam)
+    _scalar_hyper(lr, momentum, noise_factor, tau1, tau2)
+    if not U_at_one(lam, lr, momentum, noise_factor, tau1=tau1, tau2=tau2, mult=mult) < 1:
+        return np.full(steps + 1, np.inf)
     M = 2 * ((oversample * (steps + 1) + 1) // 2)
     r = eps ** (1.0 / M)
     # the coefficients are real, so L(conj z) = conj L(z): half the circle suffices (inverse real FFT)
@@ -424,7 +484,7 @@ def mode_stable(a, momentum, s):
     Velikanov et al. (ICLR 2023), per-mode stability; Jury conditions derived in the book chapter
     ``generating_functions/01_derivation``.
     """
-    a, b, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, momentum, s)))
+    a, b, s = _broadcast_real(a=a, momentum=momentum, s=s)
     a2 = -1 - b - b * b + 2 * a * b + 2 * a - a * a + a * a * s
     a1 = b + b * b + b**3 - 2 * a * b - 2 * a * b * b + a * a * b + a * a * b * s
     a0 = -(b**3)
@@ -469,7 +529,7 @@ def V_at_one(eigs, c, lr, momentum, noise_factor, *, tau2=1.0, mult=None):
     Velikanov et al. (ICLR 2023); book chapter ``generating_functions/01_derivation``.
     """
     lam = as_modes(eigs)
-    cc = as_modes(c, "c", positive=False)
+    cc = _coefs(c, lam)
     m = multiplicities(mult, lam.size)
     lr, b, g, _, t2 = hyper(lr, momentum, noise_factor, 1.0, tau2)
     x, r = _x_r(lam, lr, b)
@@ -491,7 +551,7 @@ def loss_sum(eigs, c, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=No
     ``03_convergence``.
     """
     lam = as_modes(eigs)
-    cc = as_modes(c, "c", positive=False)
+    cc = _coefs(c, lam)
     m = multiplicities(mult, lam.size)
     lr, b, g, t1, t2 = hyper(lr, momentum, noise_factor, tau1, tau2)
     x, r = _x_r(lam, lr, b)
@@ -507,30 +567,73 @@ def loss_sum(eigs, c, lr, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=No
     return out if out.ndim else float(out)
 
 
-def critical_lr(eigs, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None, iters: int = 80):
+def critical_lr(eigs, momentum, noise_factor, *, tau1=1.0, tau2=1.0, mult=None, iters: int = 80,
+                full: bool = False):
     """The largest convergent learning rate α_c(β): per-mode stability and U(1) < 1.
 
     Bisection on α, vectorised over arrays of ``momentum`` and ``noise_factor``. The convergent set
     in α is the interval (0, α_c): U(1) increases with α inside the per-mode stable region.
 
+    Parameters
+    ----------
+    eigs, mult
+        λ_k > 0 and multiplicities.
+    momentum, noise_factor, tau1, tau2
+        β ∈ (−1, 1), γ ≥ 0 and the SE parameters (arrays broadcast together).
+    iters
+        Bisection steps (≥ 1); the bracket starts at [0, 4(1 + max|β|)/λ_max + 1].
+    full
+        Return, besides α_c, which condition binds and the per-mode stability edge (see Returns).
+
+    Returns
+    -------
+    float or ndarray
+        α_c (the default, ``full=False``).
+    dict (``full=True``)
+        ``lr``: α_c; ``mode_edge``: the per-mode stability edge, the largest α at which every mode is
+        stable (Jury test, :func:`mode_stable`; bisected on the same bracket, so equal to its upper end
+        when every mode stays stable there); ``binding``: ``"noise"`` where U(1) = 1 is reached first
+        (α_c below the edge) and ``"mode"`` where the per-mode edge limits α_c (e.g. γ = 0), as a str
+        for scalar input and an array of str otherwise.
+
     References
     ----------
-    Velikanov et al. (ICLR 2023), the convergence region in the (α, β) plane; book chapter
-    ``generating_functions/03_convergence``.
+    Velikanov, Kuznedelev, Yarotsky (ICLR 2023), the convergence region in the (α, β) plane (per-mode
+    stability and U(1) < 1); book chapter ``generating_functions/03_convergence``.
     """
     lam = as_modes(eigs)
     m = multiplicities(mult, lam.size)
-    b, g, t1, t2 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (momentum, noise_factor, tau1, tau2)))
-    if np.any(~(np.abs(b) < 1)):
-        raise ValueError("momentum must lie in (-1, 1)")
+    iters = positive_int(iters, "iters")
+    full = bool_flag(full, "full")
+    _, b, g, t1, t2 = hyper(1.0, momentum, noise_factor, tau1, tau2)
+    if b.size == 0:
+        raise ValueError("momentum, noise_factor, tau1 and tau2 broadcast to an empty grid")
     lo = np.zeros(b.shape)
     hi = np.full(b.shape, 4.0 * (1 + np.abs(b).max()) / lam.max() + 1.0)
+    top = hi.copy()
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         ok = U_at_one(lam, mid, b, g, tau1=t1, tau2=t2, mult=m) < 1
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
-    return lo if lo.ndim else float(lo)
+    if not full:
+        return lo if lo.ndim else float(lo)
+    # per-mode edge: bisect on "every mode stable" (the stable set of a = αλ is an interval (0, a*))
+    ex = (...,) + (None,)
+    e_lo, e_hi = np.zeros(b.shape), top.copy()
+    stable_top = np.all(mode_stable(top[ex] * lam, b[ex], (t2 * g)[ex]), axis=-1)
+    for _ in range(iters):
+        mid = 0.5 * (e_lo + e_hi)
+        ok = np.all(mode_stable(mid[ex] * lam, b[ex], (t2 * g)[ex]), axis=-1)
+        e_lo = np.where(ok, mid, e_lo)
+        e_hi = np.where(ok, e_hi, mid)
+    edge = np.where(stable_top, top, e_lo)
+    # U(1) = 1 binds when α_c sits clearly below the edge (beyond the bisection's resolution)
+    res = 4.0 * top * 2.0 ** -min(iters, 50)
+    binding = np.where(lo < edge - res, "noise", "mode")
+    if lo.ndim == 0:
+        return {"lr": float(lo), "mode_edge": float(edge), "binding": str(binding)}
+    return {"lr": lo, "mode_edge": edge, "binding": binding}
 
 
 def lambda_crit(eigs, *, mult=None) -> float:
@@ -566,9 +669,9 @@ def effective_lr_limit(eigs, noise_factor, *, tau1=1.0, tau2=1.0, mult=None) -> 
 
     lam = as_modes(eigs)
     m = multiplicities(mult, lam.size)
-    g = float(noise_factor)
-    if not g > 0:
-        raise ValueError(f"noise_factor={noise_factor!r} must be > 0")
+    g = real_scalar(noise_factor, "noise_factor", low=0.0, low_open=True)
+    tau1 = real_scalar(tau1, "tau1")
+    tau2 = real_scalar(tau2, "tau2")
     if tau2 < 0:
         raise ValueError("tau2 must be >= 0 for the β → 1 limit to exist")
 
@@ -593,6 +696,7 @@ def propagators(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.0, ta
     Returns
     -------
     U, V : ndarray of length ``steps + 1`` (U_0 = 0)
+        ``inf`` from the step at which an unstable mode makes them overflow (divergence flag).
 
     References
     ----------
@@ -600,22 +704,31 @@ def propagators(eigs, c, lr, momentum, noise_factor, steps: int, *, tau1=1.0, ta
     ``generating_functions/01_derivation``.
     """
     lam = as_modes(eigs)
-    cc = as_modes(c, "c", positive=False)
+    cc = _coefs(c, lam)
     m = multiplicities(mult, lam.size)
     steps = positive_int(steps, "steps", 0)
-    lr, b, g, t1, t2 = (float(v) for v in hyper(lr, momentum, noise_factor, tau1, tau2))
+    lr, b, g, t1, t2 = _scalar_hyper(lr, momentum, noise_factor, tau1, tau2)
+    if cc.shape != lam.shape:
+        raise ValueError(f"c must have the shape of eigs {lam.shape}, got {cc.shape}")
     T = transfer_matrix(lr * lam, b, t2 * g)
     X = np.stack([cc, np.zeros_like(cc), np.zeros_like(cc)], axis=1)
     Y = np.ones((lam.size, 3))
     w = g * t1 * lr**2 * lam**2 * m
     U, V = np.zeros(steps + 1), np.zeros(steps + 1)
     V[0] = m @ X[:, 0]
-    for t in range(1, steps + 1):
-        U[t] = w @ Y[:, 0]
-        X = np.einsum("kij,kj->ki", T, X)
-        Y = np.einsum("kij,kj->ki", T, Y)
-        V[t] = m @ X[:, 0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, steps + 1):
+            U[t] = w @ Y[:, 0]
+            X = np.einsum("kij,kj->ki", T, X)
+            Y = np.einsum("kij,kj->ki", T, Y)
+            V[t] = m @ X[:, 0]
+            if not (abs(U[t]) < _BIG and abs(V[t]) < _BIG):   # an unstable mode overflowed: inf from here on
+                U[t:], V[t:] = np.inf, np.inf
+                break
     return U, V
+
+
+_BIG = 1e300   # magnitude past which a recursion is treated as overflowed (divergent)
 
 
 def renewal_loss(U, V):
@@ -634,7 +747,8 @@ def renewal_loss(U, V):
     Returns
     -------
     ndarray of length T + 1
-        The loss L_0 … L_T.
+        The loss L_0 … L_T; ``inf`` from the step at which it overflows (a divergent renewal, e.g.
+        Σ_s U_s > 1), never NaN.
 
     Raises
     ------
@@ -646,15 +760,19 @@ def renewal_loss(U, V):
     Velikanov, Kuznedelev, Yarotsky (ICLR 2023); propagator expansion of Yarotsky & Velikanov (ICLR 2025);
     book chapter ``generating_functions/01_derivation``.
     """
-    u = np.asarray(U, dtype=np.float64)
-    v = np.asarray(V, dtype=np.float64)
+    u = real_array(U, "U", finite=False)
+    v = real_array(V, "V", finite=False)
     if u.ndim != 1 or v.ndim != 1 or u.shape != v.shape or u.size == 0:
         raise ValueError("U and V must be 1-D arrays of the same, non-zero length")
     if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
         raise ValueError("U and V must be finite")
     two_L = np.empty_like(v)
     two_L[0] = v[0]
-    for t in range(1, v.size):
-        # Σ_{s=1}^{t} U_s 2L_{t−s}
-        two_L[t] = v[t] + np.dot(u[1:t + 1], two_L[t - 1::-1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, v.size):
+            # Σ_{s=1}^{t} U_s 2L_{t−s}
+            two_L[t] = v[t] + np.dot(u[1:t + 1], two_L[t - 1::-1])
+            if not abs(two_L[t]) < _BIG:
+                two_L[t:] = np.inf
+                break
     return 0.5 * two_L

@@ -130,7 +130,9 @@ def _se_rows(lam, cc, m, mt, lr, beta, s0, i0, steps, t_rec, diverge_at, out):  
 def se_rows(lam, cc, m, mt, lr, beta, s0, i0, steps, t_rec, diverge_at):
     """Run the fused kernel; returns L at ``t_rec`` for each grid point, shape (n, n_rec) (``inf`` once divergent)."""
     kern = _get()
-    f = lambda v: np.ascontiguousarray(v, dtype=np.float64)  # noqa: E731
+    # always a fresh C-contiguous copy: a view of a broadcast array makes numba read its writeable flag, which
+    # numpy answers with a FutureWarning
+    f = lambda v: np.array(v, dtype=np.float64, order="C")  # noqa: E731
     out = np.full((lr.size, t_rec.size), np.inf)
     kern(f(lam), f(cc), f(m), f(mt), f(lr), f(beta), f(s0), f(i0), int(steps),
          np.ascontiguousarray(t_rec, dtype=np.int64), float(diverge_at), out)
