@@ -95,3 +95,43 @@ def test_censored_exponential_with_no_escapes_is_infinite():
 def test_escape_functions_validate_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_times_beyond_float64_are_inf_not_nan_or_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # ΔF/D = 1.04e4: exp overflows; the exact time and the Kramers laws say inf
+        assert mfpt_1d(WELL.value, 1.0, -1.0, 1e-4) == np.inf
+        np.testing.assert_array_equal(kramers_time(4.0, -2.0, 1.0, [1e-4, 1e-3]), [np.inf, np.inf])
+        assert eyring_kramers_time(np.diag([4.0, 2.0]), np.diag([-2.0, 3.0]), 1.0, 1e-4) == np.inf
+        assert kramers_time_kinetic(4.0, -2.0, 1.0, 1e-4, 2.0) == np.inf
+        # at a friction so large that λ₊ = √(γ²/4+ω_b²) − γ/2 cancels to 0, λ₊ ≈ ω_b²/γ without cancellation
+        big = kramers_time_kinetic(4.0, -2.0, 1.0, 0.2, 1e12)
+        assert big == pytest.approx(1e12 * 2 * np.pi / (2.0 * np.sqrt(2.0)) * np.exp(5.0), rel=1e-9)
+
+
+def test_censored_exponential_flags_a_diverged_chain():
+    est = censored_exponential([1.0, np.inf, 3.0], [True, False, False])
+    assert est.diverged and est.n_diverged == 1 and est.n_escaped == 1
+    assert est.rate == est.mean_time == est.rel_se == np.inf and est.mean_time_ci == (np.inf, np.inf)
+    assert not censored_exponential([1.0, 2.0], [True, False]).diverged
+    with pytest.raises(ValueError, match="times"):
+        censored_exponential([np.inf, 1.0], [True, False])      # an escape needs a finite time
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: mfpt_1d(WELL.value, "1", -1.0, 0.3), "x0"),
+    (lambda: mfpt_1d(WELL.value, 1.0, -1.0, 0.3, wall=np.nan), "wall"),
+    (lambda: mfpt_1d(lambda y: np.full(np.shape(y), np.nan), 1.0, -1.0, 0.3), "value"),
+    (lambda: kramers_time(4.0, "2", 1.0, 0.1), "curv_saddle"),
+    (lambda: kramers_time(4.0, 2.0, 1.0, "0.1"), "temperature"),
+    (lambda: eyring_kramers_time([[np.nan]], [[-1.0]], 1.0, 0.1), "hess_min"),
+    (lambda: eyring_kramers_time([[1.0]], [[-1.0]], 1.0, -0.1), "temperature"),
+    (lambda: censored_exponential([1.0], [2]), "escaped"),
+    (lambda: censored_exponential([1.0], [True], confidence="0.9"), "confidence"),
+])
+def test_invalid_inputs_raise_value_errors_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

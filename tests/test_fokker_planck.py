@@ -144,3 +144,36 @@ def test_evolve_validates_inputs():
         fp.evolve(fp.stationary(), [-1.0])
     with pytest.raises(ValueError, match="method"):
         fp.evolve(fp.stationary(), [1.0], method="dense")
+
+
+def test_landscapes_at_infinity_are_inf_and_reject_nan():
+    import warnings
+
+    x = np.array([1e200, -1e200, np.inf, -np.inf, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v, g, h = WELL.value(x), WELL.grad(x), WELL.hess(x)
+        g2 = DoubleWell2D().grad(np.array([[1e200, 0.0], [0.5, 0.1]]))
+    np.testing.assert_array_equal(v[:4], np.inf)
+    np.testing.assert_array_equal(g[:4], [np.inf, -np.inf, np.inf, -np.inf])
+    np.testing.assert_array_equal(h[:4], np.inf)
+    assert g[4] == WELL.grad(0.5) and g2[0, 0] == np.inf and np.all(np.isfinite(g2[1]))
+    for f in (WELL.value, WELL.grad, WELL.hess):
+        with pytest.raises(ValueError, match="x"):
+            f(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="z"):
+        DoubleWell2D().value(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="stiffness"):
+        DoubleWell2D(stiffness="4")
+
+
+def test_a_grid_too_coarse_for_the_temperature_is_a_value_error_not_an_overflow():
+    with pytest.raises(ValueError, match="n_cells"):
+        FokkerPlanck1D(WELL.grad, 1e-3, -2.5, 2.5, 50, value=WELL.value)
+    fp = _ou(n=20)
+    with pytest.raises(ValueError, match="p"):
+        fp.cdf_at_faces(np.ones(3))
+    with pytest.raises(ValueError, match="boundary"):
+        fp.mass_below(fp.stationary(), np.nan)
+    with pytest.raises(ValueError, match="samples"):
+        ks_distance([0.1, np.nan], *fp.cdf_at_faces(fp.stationary()))

@@ -1,6 +1,7 @@
 """Vectorised mini-batch SGD / SGDM / Euler–Maruyama and first passages (sgdlab.sde.particles)."""
 from __future__ import annotations
 
+import math
 from math import comb
 
 import numpy as np
@@ -114,3 +115,136 @@ def test_first_passage_validates_inputs():
         first_passage(WELL.grad, np.zeros(2), 1.0, lr=0.01, horizon=0.0)
     with pytest.raises(ValueError, match="check_every"):
         first_passage(WELL.grad, np.zeros(2), 1.0, lr=0.01, horizon=1.0, check_every=0)
+
+
+def _first_passage_per_step(grad, x0, target, *, lr, horizon, batch_size=1, noise_std=0.0, noise="two-point",
+                            momentum=0.0, seed=0, check_every=1):
+    """The former implementation of first_passage (a crossing test after every checked step), for reference."""
+    from sgdlab.sde.particles import _block_len
+
+    x = np.array(x0, dtype=float)
+    first = x if x.ndim == 1 else x[:, 0]
+    tgt = np.broadcast_to(np.asarray(target, dtype=float), first.shape).copy()
+    sgn = np.sign(tgt - first)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = x.shape[0]
+    times, escaped, idx, m = np.full(n, float(horizon)), np.zeros(n, dtype=bool), np.arange(n), np.zeros_like(x)
+    max_steps = int(np.ceil(horizon / lr))
+    k = 0
+    while k < max_steps and idx.size:
+        K = int(min(_block_len(x.size), max_steps - k))
+        xi = batch_noise(rng, batch_size, noise_std, (K,) + x.shape, noise=noise)
+        hit = np.zeros(idx.size, dtype=bool)
+        for i in range(K):
+            g = grad(x)
+            g += xi[i]
+            if momentum:
+                m *= momentum
+                m += (1.0 - momentum) * g
+                x -= lr * m
+            else:
+                x -= lr * g
+            if (k + i + 1) % check_every == 0 or i == K - 1:
+                c = x if x.ndim == 1 else x[:, 0]
+                new = (sgn * (c - tgt) >= 0) & ~hit
+                if new.any():
+                    hit |= new
+                    times[idx[new]] = (k + i + 1) * lr
+        k += K
+        escaped[idx[hit]] = True
+        keep = ~hit & np.isfinite(x if x.ndim == 1 else x[:, 0])
+        idx, x, m, sgn, tgt = idx[keep], x[keep], m[keep], sgn[keep], tgt[keep]
+    return np.minimum(times, horizon), escaped
+
+
+@pytest.mark.parametrize("check_every", [1, 4, 7])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_block_vectorised_first_passage_is_identical_to_the_per_step_loop(check_every, momentum):
+    # both directions over the barrier at once, many escapes within the horizon, several blocks
+    x0 = np.concatenate([np.full(300, 1.0), np.full(300, -1.0)])
+    kw = dict(lr=0.002, horizon=6.0, batch_size=1, noise_std=np.sqrt(500.0), momentum=momentum, seed=3,
+              check_every=check_every)
+    t_new, e_new = first_passage(WELL.grad, x0, -x0, **kw)
+    t_ref, e_ref = _first_passage_per_step(WELL.grad, x0, -x0, **kw)
+    assert 50 < e_new.sum() < x0.size                       # escapes and censored chains both present
+    np.testing.assert_array_equal(t_new, t_ref)
+    np.testing.assert_array_equal(e_new, e_ref)
+
+
+def test_block_vectorised_first_passage_is_identical_in_two_dimensions():
+    from sgdlab.landscapes.double_well import DoubleWell2D
+
+    w2 = DoubleWell2D(0.6, 4.0, -0.9)
+    x0 = np.column_stack([np.full(400, 1.0), np.random.default_rng(0).normal(0.0, 0.2, 400)])
+    kw = dict(lr=0.008, horizon=5.0, noise="gaussian", noise_std=np.sqrt(2 * 0.25 / 0.008), check_every=10)
+    t_new, e_new = first_passage(w2.grad, x0, -1.0, seed=np.random.default_rng(70), **kw)
+    t_ref, e_ref = _first_passage_per_step(w2.grad, x0, -1.0, seed=np.random.default_rng(70), **kw)
+    assert e_new.any()
+    np.testing.assert_array_equal(t_new, t_ref)
+    np.testing.assert_array_equal(e_new, e_ref)
+
+
+def _no_warnings(call):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return call()
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_step_above_the_stability_limit_gives_inf_and_a_flag_not_nan(momentum):
+    # lr f''(±1) = 40 * (4.3 or 11.7): far above 2 (SGD) and 2(1+β)/(1-β) = 38 (SGDM). A particle started
+    # at a minimum, where grad is exactly 0, with no noise stays put and is not flagged
+    x0 = np.array([2.0, -2.0, 1.0])
+    lr = 40.0
+    out, diverged = _no_warnings(lambda: simulate(WELL.grad, x0, lr=lr, times=[0.0, lr, 500 * lr], momentum=momentum,
+                                                  return_diverged=True))
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out[0], x0)
+    np.testing.assert_array_equal(diverged, [True, True, False])
+    assert np.all(np.isinf(out[-1, :2])) and out[-1, 2] == 1.0
+    assert np.all(np.isfinite(out[1]))                     # one step: large but finite, not yet flagged
+
+
+def test_a_diverging_particle_does_not_change_the_others():
+    x_ok = np.linspace(-1.2, 1.2, 5)
+    kw = dict(lr=0.01, times=[1.0, 3.0], batch_size=2, noise_std=5.0, seed=7, return_diverged=True)
+    blow_up = lambda x: WELL.grad(np.clip(x, -3, 3)) - np.where(x > 5, x**3, 0.0)  # noqa: E731
+    ref, d_ref = simulate(blow_up, np.r_[x_ok, 0.0], **kw)
+    out, d_out = _no_warnings(lambda: simulate(blow_up, np.r_[x_ok, 6.0], **kw))
+    assert not d_ref.any() and d_out.tolist() == [False] * 5 + [True]
+    np.testing.assert_array_equal(out[:, :5], ref[:, :5])
+    assert np.all(np.isinf(out[:, 5]))
+
+
+def test_euler_maruyama_flags_divergence():
+    out, diverged = _no_warnings(lambda: euler_maruyama(WELL.grad, [2.0, -2.0], temperature=0.1, dt=2.0,
+                                                        times=[0.0, 400.0], return_diverged=True))
+    assert diverged.all() and np.all(np.isinf(out[-1])) and not np.isnan(out).any()
+
+
+def test_first_passage_of_a_blow_up_is_inf_and_a_crossing_before_it_counts():
+    outward = lambda x: -x**3  # noqa: E731  (dx/dt = x^3 blows up at t = 1/(2 x0^2))
+    times, esc = _no_warnings(lambda: first_passage(outward, np.array([2.0, -2.0]), -5.0, lr=0.01, horizon=10.0))
+    # the first runs to +inf away from the target: diverged (inf, not escaped); the second crosses -5 on its
+    # way to -inf: an escape at a finite time before it diverges
+    assert math.isinf(times[0]) and not esc[0]
+    assert esc[1] and 0 < times[1] < 0.2
+    from sgdlab.sde.escape import censored_exponential, escape_rate
+
+    est = censored_exponential(times, esc)
+    assert est.diverged and est.n_diverged == 1 and math.isinf(est.rate) and math.isinf(est.mean_time)
+    rate = escape_rate(outward, np.array([2.0, -2.0, -3.0]), -5.0, lr=0.01, horizon=10.0,
+                       groups=np.array(["up", "down", "down"]))
+    assert rate["up"].diverged and not rate["down"].diverged and rate["down"].n_escaped == 2
+
+
+def test_simulate_and_first_passage_reject_non_finite_starts_and_bad_seeds():
+    for bad in ([np.nan, 0.0], [np.inf], "ab", None):
+        with pytest.raises(ValueError, match="x0"):
+            simulate(WELL.grad, bad, lr=0.01, times=[1.0])
+    with pytest.raises(ValueError, match="seed"):
+        first_passage(WELL.grad, np.zeros(2), 1.0, lr=0.01, horizon=1.0, seed=-1)
+    with pytest.raises(ValueError, match="grad"):
+        simulate(lambda x: np.zeros(7), np.zeros(2), lr=0.01, times=[1.0])

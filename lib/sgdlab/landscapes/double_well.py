@@ -33,6 +33,51 @@ from scipy.optimize import brentq
 
 __all__ = ["TiltedDoubleWell", "DoubleWell2D"]
 
+_F64 = np.dtype(np.float64)
+#: Inputs up to this size are screened by one dot product (single-threaded in BLAS at this size), larger
+#: ones are evaluated under ``np.errstate`` and screened by one reduction of the result.
+_SMALL = 8192
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _points(name: str, x) -> np.ndarray:
+    """``x`` as float64 (no copy for a float64 array); a ValueError naming ``name`` for non-numbers."""
+    if type(x) is np.ndarray and x.dtype is _F64:
+        return x
+    try:
+        a = np.asarray(x)
+        if a.dtype.kind not in "iuf":
+            raise TypeError
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={x!r} must be a number or an array of numbers") from None
+
+
+def _evaluate(name: str, x: np.ndarray, formula, limit):
+    """``formula(x)`` with no warning and no NaN: one reduction of the result on the fast path.
+
+    NaN in ``x`` is a ValueError naming ``name``; where the formula overflows (``inf - inf``,
+    ``inf * 0`` at huge or infinite ``x``) the result is ``limit(x)``, the limit as ``|x| -> inf``.
+    """
+    if x.size <= _SMALL and np.vdot(x, x) < 1e30:      # all |x| < 1e15: every intermediate is finite
+        return formula(x)
+    with np.errstate(all="ignore"):
+        out = formula(x)
+        total = out if np.ndim(out) == 0 else np.add.reduce(out, axis=None)
+        if math.isfinite(total):
+            return out
+        if np.any(np.isnan(x)):
+            raise ValueError(f"{name} must not contain NaN (inf is allowed: the value is the limit)")
+        out = np.asarray(out, dtype=float)
+        bad = np.isnan(out)
+        if bad.any():
+            lim = np.broadcast_to(np.asarray(limit(x), dtype=float), out.shape)
+            out = np.where(bad, lim, out)
+    return out if out.ndim else out[()]
+
 
 @dataclass(frozen=True)
 class TiltedDoubleWell:
@@ -53,25 +98,56 @@ class TiltedDoubleWell:
     tilt: float = 0.6
 
     def __post_init__(self):
-        if not (isinstance(self.tilt, (int, float)) and -1.0 < float(self.tilt) < 1.0):
+        if not (_is_number(self.tilt) and -1.0 < float(self.tilt) < 1.0):
             raise ValueError(f"tilt={self.tilt!r} must lie in (-1, 1) so that 1 + tilt*tanh(x) > 0")
 
     # ------------------------------------------------------------------ values
     def value(self, x):
-        """:math:`f(x)` (vectorised)."""
-        x = np.asarray(x, dtype=float)
+        """:math:`f(x)` (vectorised).
+
+        ``x`` may hold ``inf`` (the value is the limit ``inf``, also where the formula overflows);
+        NaN or a non-number is a ValueError naming ``x``.
+        """
+        return _evaluate("x", _points("x", x), self._value, lambda x: np.inf)
+
+    def _value(self, x):
         return (x * x - 1.0) ** 2 * (1.0 + self.tilt * np.tanh(x))
 
     def grad(self, x):
-        """:math:`f'(x)=(x^2-1)\\,[4x(1+c\\tanh x)+c(x^2-1)(1-\\tanh^2x)]` (vectorised)."""
-        x = np.asarray(x, dtype=float)
+        """:math:`f'(x)=(x^2-1)\\,[4x(1+c\\tanh x)+c(x^2-1)(1-\\tanh^2x)]` (vectorised).
+
+        ``x`` as for :meth:`value`; the limit at :math:`\\pm\\infty` is :math:`\\pm\\infty`.
+        """
+        return _evaluate("x", _points("x", x), self._grad, lambda x: np.sign(x) * np.inf)
+
+    def _grad(self, x):
+        # q * (4.0 * x * (1.0 + c * t) + c * q * (1.0 - t * t)), operation for operation, in four buffers
+        c = self.tilt
+        if x.ndim == 0:
+            t = np.tanh(x)
+            q = x * x - 1.0
+            return q * (4.0 * x * (1.0 + c * t) + c * q * (1.0 - t * t))
         t = np.tanh(x)
-        q = x * x - 1.0
-        return q * (4.0 * x * (1.0 + self.tilt * t) + self.tilt * q * (1.0 - t * t))
+        q = np.multiply(x, x)
+        q -= 1.0
+        e = np.multiply(x, 4.0)
+        u = np.multiply(t, c)
+        u += 1.0
+        e *= u
+        np.multiply(q, c, out=u)
+        np.multiply(t, t, out=t)
+        np.subtract(1.0, t, out=t)
+        u *= t
+        e += u
+        q *= e
+        return q
 
     def hess(self, x):
-        """:math:`f''(x)` (vectorised)."""
-        x = np.asarray(x, dtype=float)
+        """:math:`f''(x)` (vectorised); ``x`` as for :meth:`value`, the limit at :math:`\\pm\\infty` is ``inf``."""
+        out = _evaluate("x", _points("x", x), self._hess, lambda x: np.inf)
+        return out if np.ndim(out) else float(out)
+
+    def _hess(self, x):
         c = self.tilt
         t = np.tanh(x)
         s2 = 1.0 - t * t                       # sech^2
@@ -134,9 +210,9 @@ class TiltedDoubleWell:
         -------
         float
         """
-        if minimum not in (-1.0, 1.0):
+        if not (_is_number(minimum) and minimum in (-1.0, 1.0)):
             raise ValueError(f"minimum={minimum!r} must be -1.0 or 1.0")
-        if not (isinstance(n, (int, np.integer)) and n >= 101):
+        if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 101):
             raise ValueError(f"n={n!r} must be an integer >= 101")
         s, dF = self.saddle, self.barrier
         far = float(brentq(lambda x: float(self.value(x)) - dF, minimum, minimum + math.copysign(3.0, minimum)))
@@ -168,9 +244,9 @@ class DoubleWell2D:
 
     def __post_init__(self):
         TiltedDoubleWell(self.tilt)
-        if not (math.isfinite(self.stiffness) and self.stiffness > 0):
+        if not (_is_number(self.stiffness) and math.isfinite(self.stiffness) and self.stiffness > 0):
             raise ValueError(f"stiffness={self.stiffness!r} must be > 0")
-        if not -1.0 < self.stiffness_tilt < 1.0:
+        if not (_is_number(self.stiffness_tilt) and -1.0 < self.stiffness_tilt < 1.0):
             raise ValueError(f"stiffness_tilt={self.stiffness_tilt!r} must lie in (-1, 1)")
 
     @property
@@ -179,27 +255,47 @@ class DoubleWell2D:
         return TiltedDoubleWell(self.tilt)
 
     def omega(self, x):
-        """Transverse stiffness :math:`\\omega(x)`."""
-        return self.stiffness * (1.0 + self.stiffness_tilt * np.tanh(np.asarray(x, dtype=float)))
+        """Transverse stiffness :math:`\\omega(x)` (``x`` without NaN; ``inf`` allowed)."""
+        x = _points("x", x)
+        if np.any(np.isnan(x)):
+            raise ValueError("x must not contain NaN")
+        return self._omega(x)
+
+    def _omega(self, x):
+        return self.stiffness * (1.0 + self.stiffness_tilt * np.tanh(x))
+
+    @staticmethod
+    def _pairs(z) -> np.ndarray:
+        z = _points("z", z)
+        if z.ndim == 0 or z.shape[-1] != 2:
+            raise ValueError(f"z must have shape (..., 2), got {z.shape}")
+        return z
 
     def value(self, z):
-        """:math:`f` at points ``z`` of shape ``(..., 2)``."""
-        z = np.asarray(z, dtype=float)
+        """:math:`f` at points ``z`` of shape ``(..., 2)`` (``inf`` allowed: the limit; NaN is a ValueError)."""
+        return _evaluate("z", self._pairs(z), self._value, lambda z: np.inf)
+
+    def _value(self, z):
         x, y = z[..., 0], z[..., 1]
-        return self.line.value(x) + 0.5 * self.omega(x) * y * y
+        return self.line._value(x) + 0.5 * self._omega(x) * y * y
 
     def grad(self, z):
-        """:math:`\\nabla f` at points ``z`` of shape ``(..., 2)``."""
-        z = np.asarray(z, dtype=float)
+        """:math:`\\nabla f` at points ``z`` of shape ``(..., 2)`` (``z`` as for :meth:`value`;
+        the limit where a component overflows is the sign of that component times ``inf``)."""
+        return _evaluate("z", self._pairs(z), self._grad, lambda z: np.sign(z) * np.inf)
+
+    def _grad(self, z):
         x, y = z[..., 0], z[..., 1]
         t = np.tanh(x)
         domega = self.stiffness * self.stiffness_tilt * (1.0 - t * t)
-        gx = self.line.grad(x) + 0.5 * domega * y * y
+        gx = self.line._grad(x) + 0.5 * domega * y * y
         gy = self.stiffness * (1.0 + self.stiffness_tilt * t) * y
         return np.stack([gx, gy], axis=-1)
 
     def hess_at_axis(self, x: float) -> np.ndarray:
         """The Hessian at :math:`(x, 0)`: :math:`\\mathrm{diag}(f_1''(x), \\omega(x))`."""
+        if not (_is_number(x) and math.isfinite(x)):
+            raise ValueError(f"x={x!r} must be a finite number")
         return np.diag([float(self.line.hess(x)), float(self.omega(x))])
 
     def det_factor(self, minimum: float) -> float:
@@ -216,6 +312,6 @@ class DoubleWell2D:
         minimum : float
             ``-1.0`` or ``1.0``.
         """
-        if minimum not in (-1.0, 1.0):
+        if not (_is_number(minimum) and minimum in (-1.0, 1.0)):
             raise ValueError(f"minimum={minimum!r} must be -1.0 or 1.0")
         return math.sqrt(float(self.omega(self.line.saddle)) / float(self.omega(minimum)))

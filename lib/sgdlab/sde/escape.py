@@ -24,6 +24,7 @@ Bovier, Eckhoff, Gayrard, Klein, JEMS 6 (2004) (Eyring–Kramers); Berglund, arX
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,10 +38,52 @@ __all__ = [
 ]
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def _positive(name: str, value) -> float:
-    if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and value > 0):
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} must be a finite number > 0")
     return float(value)
+
+
+def _finite(name: str, value) -> float:
+    if not (_is_number(value) and math.isfinite(value)):
+        raise ValueError(f"{name}={value!r} must be a finite number")
+    return float(value)
+
+
+def _nonzero(name: str, value) -> float:
+    """``|value|`` for a curvature given with either sign (finite, non-zero)."""
+    if not (_is_number(value) and math.isfinite(value) and value != 0):
+        raise ValueError(f"{name}={value!r} must be a finite non-zero number")
+    return abs(float(value))
+
+
+def _float_array(name: str, value) -> np.ndarray:
+    try:
+        a = np.asarray(value)
+        if a.dtype.kind not in "iuf":
+            raise TypeError
+        return np.array(a, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
+
+
+def _temperatures(value, *, name: str = "temperature") -> np.ndarray:
+    """A temperature or an array of them: finite and > 0."""
+    D = _float_array(name, value)
+    if D.size == 0 or np.any(~np.isfinite(D)) or np.any(D <= 0):
+        raise ValueError(f"{name} must be finite and > 0 (got {value!r})")
+    return D
+
+
+def _exp_time(pref: float, barrier: float, D: np.ndarray):
+    """``pref * exp(barrier / D)``; ``inf`` where it overflows float64 (no warning)."""
+    with np.errstate(over="ignore"):
+        out = pref * np.exp(barrier / D)
+    return out if out.ndim else float(out)
 
 
 def mfpt_1d(value: Callable, x0: float, target: float, temperature: float, *,
@@ -66,11 +109,16 @@ def mfpt_1d(value: Callable, x0: float, target: float, temperature: float, *,
     float
         :math:`T(x_0\\to b)` in SDE time (:math:`t=k\\eta` for SGD).
     """
+    if not callable(value):
+        raise ValueError(f"value={value!r} must be a callable f(x)")
     temperature = _positive("temperature", temperature)
-    if not (math.isfinite(x0) and math.isfinite(target)) or x0 == target:
+    x0, target = _finite("x0", x0), _finite("target", target)
+    if x0 == target:
         raise ValueError("x0 and target must be finite and different")
-    if not (isinstance(n, (int, np.integer)) and n >= 101):
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 101):
         raise ValueError(f"n={n!r} must be an integer >= 101")
+    if wall is not None:
+        wall = _finite("wall", wall)
     sign = 1.0 if target > x0 else -1.0
     g = (lambda y: value(sign * np.asarray(y))) if sign < 0 else value
     a0, b = sign * x0, sign * target
@@ -79,7 +127,8 @@ def mfpt_1d(value: Callable, x0: float, target: float, temperature: float, *,
         a = a0
         for _ in range(10000):
             a -= 0.05
-            if (float(g(a)) - f0) / temperature > 60.0:
+            fa = float(g(a))
+            if not math.isfinite(fa) or (fa - f0) / temperature > 60.0:
                 break
         else:  # pragma: no cover - a landscape that never rises
             raise ValueError("no wall found: f does not grow on the far side of x0; pass wall=")
@@ -89,7 +138,16 @@ def mfpt_1d(value: Callable, x0: float, target: float, temperature: float, *,
             raise ValueError("wall must lie on the far side of x0 from target")
     y = np.linspace(a, b, n)
     fy = np.asarray(g(y), dtype=float)
+    if fy.shape != y.shape or not np.all(np.isfinite(fy)):
+        raise ValueError("value must return finite numbers, one per point, between the wall and target")
     ref = fy[(y >= a0)].max()          # scale by the largest value on the outer range
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = _mfpt_integrals(y, fy, ref, a0, temperature)
+    # the only non-finite outcome left is overflow: a time beyond float64 (exp(dF/D) > 1e308)
+    return total if math.isfinite(total) else math.inf
+
+
+def _mfpt_integrals(y, fy, ref, a0, temperature) -> float:
     inner_w = np.exp(-(fy - ref) / temperature)
     dy = y[1] - y[0]
     inner = np.concatenate([[0.0], np.cumsum(0.5 * (inner_w[1:] + inner_w[:-1]) * dy)])
@@ -116,13 +174,10 @@ def kramers_time(curv_min: float, curv_saddle: float, barrier: float, temperatur
     takes about half of it).
     """
     km = _positive("curv_min", curv_min)
-    ks = _positive("|curv_saddle|", abs(curv_saddle))
-    _positive("barrier", barrier)
-    D = np.asarray(temperature, dtype=float)
-    if np.any(~(D > 0)):
-        raise ValueError("temperature must be > 0")
-    out = 2.0 * np.pi / math.sqrt(km * ks) * np.exp(barrier / D)
-    return out if out.ndim else float(out)
+    ks = _nonzero("curv_saddle", curv_saddle)
+    barrier = _positive("barrier", barrier)
+    D = _temperatures(temperature)
+    return _exp_time(2.0 * np.pi / math.sqrt(km * ks), barrier, D)
 
 
 def eyring_kramers_time(hess_min, hess_saddle, barrier: float, temperature):
@@ -133,21 +188,24 @@ def eyring_kramers_time(hess_min, hess_saddle, barrier: float, temperature):
     hess_min, hess_saddle : array_like, shape (d, d)
         Hessians at the minimum (positive definite) and at the index-1 saddle.
     """
-    Hm = np.atleast_2d(np.asarray(hess_min, dtype=float))
-    Hs = np.atleast_2d(np.asarray(hess_saddle, dtype=float))
-    if Hm.shape != Hs.shape or Hm.shape[0] != Hm.shape[1]:
+    Hm = np.atleast_2d(_float_array("hess_min", hess_min))
+    Hs = np.atleast_2d(_float_array("hess_saddle", hess_saddle))
+    if Hm.ndim != 2 or Hm.shape != Hs.shape or Hm.shape[0] != Hm.shape[1]:
         raise ValueError("hess_min and hess_saddle must be square matrices of one shape")
+    if not np.all(np.isfinite(Hm)):
+        raise ValueError("hess_min must be finite")
+    if not np.all(np.isfinite(Hs)):
+        raise ValueError("hess_saddle must be finite")
     em = np.linalg.eigvalsh(0.5 * (Hm + Hm.T))
     es = np.linalg.eigvalsh(0.5 * (Hs + Hs.T))
     if np.any(em <= 0):
         raise ValueError("hess_min must be positive definite")
     if not (es[0] < 0 and np.all(es[1:] > 0)):
         raise ValueError("hess_saddle must have exactly one negative eigenvalue")
-    _positive("barrier", barrier)
-    D = np.asarray(temperature, dtype=float)
+    barrier = _positive("barrier", barrier)
+    D = _temperatures(temperature)
     pref = 2.0 * np.pi / abs(es[0]) * math.sqrt(abs(np.prod(es)) / np.prod(em))
-    out = pref * np.exp(barrier / D)
-    return out if out.ndim else float(out)
+    return _exp_time(pref, barrier, D)
 
 
 def kramers_time_kinetic(curv_min: float, curv_saddle: float, barrier: float, temperature,
@@ -165,17 +223,21 @@ def kramers_time_kinetic(curv_min: float, curv_saddle: float, barrier: float, te
     Hänggi, Talkner, Borkovec, Rev. Mod. Phys. 62, 251 (1990), eq. (4.21).
     """
     w0 = math.sqrt(_positive("curv_min", curv_min))
-    wb = math.sqrt(_positive("|curv_saddle|", abs(curv_saddle)))
+    wb = math.sqrt(_nonzero("curv_saddle", curv_saddle))
     gamma = _positive("friction", friction)
-    _positive("barrier", barrier)
-    T = np.asarray(temperature, dtype=float)
-    lam = math.sqrt(gamma**2 / 4 + wb**2) - gamma / 2
-    out = 2.0 * np.pi * wb / (lam * w0) * np.exp(barrier / T)
-    return out if out.ndim else float(out)
+    barrier = _positive("barrier", barrier)
+    T = _temperatures(temperature)
+    with np.errstate(all="ignore"):     # float64 arithmetic, overflow to inf instead of OverflowError
+        g_, b_ = np.float64(gamma), np.float64(wb)
+        lam = np.sqrt(g_**2 / 4 + b_**2) - g_ / 2
+        if not (0 < lam < np.inf):     # gamma >> omega_b: the difference cancels; the same without cancellation
+            lam = b_ / (g_ * (np.sqrt(0.25 + (b_ / g_) ** 2) + 0.5)) * b_
+        pref = 2.0 * np.pi * b_ / (lam * w0) if lam > 0 else np.inf
+    return _exp_time(float(pref), barrier, T)
 
 
 def _momentum_in_unit_interval(momentum) -> float:
-    if not (isinstance(momentum, (int, float, np.floating)) and 0.0 <= float(momentum) < 1.0):
+    if not (_is_number(momentum) and 0.0 <= float(momentum) < 1.0):
         raise ValueError(f"momentum={momentum!r} must lie in [0, 1)")
     return float(momentum)
 
@@ -250,14 +312,14 @@ def sgdm_escape_factor(curv_saddle: float, friction):
 
     Used by ``book/fokker_planck/04_momentum``.
     """
-    ks = _positive("|curv_saddle|", abs(curv_saddle))
-    c = np.asarray(friction, dtype=float)
-    if np.any(~(c > 0)):
+    ks = _nonzero("curv_saddle", curv_saddle)
+    c = _float_array("friction", friction)
+    if c.size == 0 or np.any(~(c > 0)):
         raise ValueError("friction must be > 0 (inf allowed)")
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(all="ignore"):
         # lambda_+ = c|k|/(sqrt(c^2/4 + c|k|) + c/2), written without cancellation
         lam = np.where(np.isinf(c), ks, ks / (np.sqrt(0.25 + ks / c) + 0.5))
-    out = ks / lam
+        out = ks / lam          # inf where c is so small that lambda_+ underflows
     return out if out.ndim else float(out)
 
 
@@ -284,11 +346,9 @@ def kramers_time_sgdm(curv_min: float, curv_saddle: float, barrier: float, tempe
     if not math.isfinite(c):
         return kramers_time(curv_min, curv_saddle, barrier, temperature)
     _positive("curv_min", curv_min)
-    _positive("|curv_saddle|", abs(curv_saddle))
+    _nonzero("curv_saddle", curv_saddle)
     _positive("barrier", barrier)
-    D = np.asarray(temperature, dtype=float)
-    if np.any(~(D > 0)):
-        raise ValueError("temperature must be > 0")
+    D = _temperatures(temperature)
     return kramers_time_kinetic(c * curv_min, c * abs(curv_saddle), c * barrier, c * D, c)
 
 
@@ -307,6 +367,10 @@ class CensoredRate:
     n_escaped, n_chains : int
     exposure : float
         Total time at risk.
+    n_diverged : int
+        Chains that diverged (left the floating-point range, time ``inf``) before escaping. When it is
+        not 0 there is no estimate: ``rate``, ``mean_time`` and the interval are ``inf`` and
+        ``diverged`` is True (divergence is a result, not an exception).
     """
 
     rate: float
@@ -315,10 +379,18 @@ class CensoredRate:
     n_escaped: int
     n_chains: int
     exposure: float
+    n_diverged: int = 0
+
+    @property
+    def diverged(self) -> bool:
+        """Whether any chain diverged (then the estimate is ``inf``)."""
+        return self.n_diverged > 0
 
     @property
     def rel_se(self) -> float:
-        """Relative standard error of the rate, :math:`1/\\sqrt{\\#\\text{escaped}}`."""
+        """Relative standard error of the rate, :math:`1/\\sqrt{\\#\\text{escaped}}` (``inf`` if diverged)."""
+        if self.diverged:
+            return math.inf
         return 1.0 / math.sqrt(self.n_escaped) if self.n_escaped else math.inf
 
 
@@ -328,7 +400,9 @@ def censored_exponential(times, escaped, *, confidence: float = 0.95) -> Censore
     Parameters
     ----------
     times : array_like
-        Escape time of each chain, or its censoring time (the horizon) if it did not escape.
+        Escape time of each chain, or its censoring time (the horizon) if it did not escape, or
+        ``inf`` if it diverged (as :func:`sgdlab.sde.particles.first_passage` reports it): then
+        the result is flagged (``diverged``) and its rate and times are ``inf``.
     escaped : array_like of bool
         Whether each chain escaped.
     confidence : float
@@ -341,18 +415,29 @@ def censored_exponential(times, escaped, *, confidence: float = 0.95) -> Censore
     interval :math:`[\\chi^2_{2k,\\alpha/2},\\chi^2_{2k+2,1-\\alpha/2}]/(2S)` for the rate. The mean over
     escaped chains alone would be biased low.
     """
-    t = np.asarray(times, dtype=float).ravel()
-    e = np.asarray(escaped, dtype=bool).ravel()
+    t = _float_array("times", times).ravel()
+    e_raw = np.asarray(escaped)
+    if e_raw.dtype.kind not in "biu" or np.any((e_raw != 0) & (e_raw != 1)):
+        raise ValueError("escaped must be booleans (or 0/1), one per chain")
+    e = e_raw.astype(bool).ravel()
     if t.shape != e.shape or t.size == 0:
         raise ValueError("times and escaped must be non-empty and of equal length")
-    if np.any(~np.isfinite(t)) or np.any(t < 0):
-        raise ValueError("times must be finite and >= 0")
-    if not 0 < confidence < 1:
+    if np.any(np.isnan(t)) or np.any(t < 0):
+        raise ValueError("times must be finite and >= 0 (inf only for a chain that diverged)")
+    if not (_is_number(confidence) and 0 < confidence < 1):
         raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
+    lost = np.isinf(t)
+    if np.any(lost & e):
+        raise ValueError("times must be finite for a chain that escaped (inf marks one that diverged)")
+    if lost.any():
+        k = int(e.sum())
+        S = float(t[~lost].sum())
+        return CensoredRate(rate=math.inf, mean_time=math.inf, mean_time_ci=(math.inf, math.inf), n_escaped=k,
+                            n_chains=int(t.size), exposure=S, n_diverged=int(lost.sum()))
     k = int(e.sum())
     S = float(t.sum())
     if S <= 0:
-        raise ValueError("total time at risk must be > 0")
+        raise ValueError("times: the total time at risk must be > 0")
     a = 1 - confidence
     lo_rate = _st.chi2.ppf(a / 2, 2 * k) / (2 * S) if k > 0 else 0.0
     hi_rate = _st.chi2.ppf(1 - a / 2, 2 * k + 2) / (2 * S)
@@ -393,21 +478,34 @@ def escape_rate(grad: Callable, x0, target, *, lr: float, horizon, groups=None, 
     Returns
     -------
     CensoredRate, or dict of label -> CensoredRate when ``groups`` is given.
+        A group with a diverged particle (a step size above the stability limit) is flagged
+        (``diverged``) with ``inf`` rate and times, never NaN.
 
     Used by ``book/fokker_planck/02_escape`` and ``04_momentum``.
     """
     from .particles import first_passage
 
-    x = np.asarray(x0, dtype=float)
-    n = x.shape[0] if x.ndim else 0
-    h = np.broadcast_to(np.asarray(horizon, dtype=float), (n,))
-    if n == 0 or np.any(~np.isfinite(h)) or np.any(h <= 0):
+    x = _float_array("x0", x0)
+    if x.ndim not in (1, 2) or x.size == 0:
+        raise ValueError("x0 must have shape (n,) or (n, d) with n >= 1")
+    n = x.shape[0]
+    try:
+        h = np.broadcast_to(_float_array("horizon", horizon), (n,))
+    except ValueError as exc:
+        if "horizon" in str(exc):
+            raise
+        raise ValueError(f"horizon must be a number or an array of shape ({n},)") from None
+    if np.any(~np.isfinite(h)) or np.any(h <= 0):
         raise ValueError("horizon must be finite and > 0 for every particle")
+    if not (_is_number(confidence) and 0 < confidence < 1):
+        raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
+    if groups is not None and np.shape(groups) != (n,):
+        raise ValueError("groups must have one label per particle")
     times, escaped = first_passage(grad, x, target, lr=lr, horizon=float(h.max()), batch_size=batch_size,
                                    noise_std=noise_std, noise=noise, momentum=momentum, seed=seed,
                                    check_every=check_every)
     escaped = escaped & (times <= h)
-    times = np.minimum(times, h)
+    times = np.where(np.isinf(times), np.inf, np.minimum(times, h))    # inf: diverged (flagged)
     if groups is None:
         return censored_exponential(times, escaped, confidence=confidence)
     g = np.asarray(groups)
@@ -450,7 +548,8 @@ def mfpt_grid_2d(value: Callable, start, target_x: float, temperature: float, *,
     Returns
     -------
     float
-        :math:`T(\\text{start})` in SDE time.
+        :math:`T(\\text{start})` in SDE time; ``inf`` when the temperature is so low that a rate of the
+        scheme leaves the float64 range (:math:`|\\Delta f|/(2D)>700` between neighbouring points).
 
     Notes
     -----
@@ -466,23 +565,38 @@ def mfpt_grid_2d(value: Callable, start, target_x: float, temperature: float, *,
     from scipy.interpolate import RegularGridInterpolator
     from scipy.sparse.linalg import spsolve
 
+    if not callable(value):
+        raise ValueError(f"value={value!r} must be a callable f(z)")
     D = _positive("temperature", temperature)
     for name, v in (("nx", nx), ("ny", ny)):
-        if not (isinstance(v, (int, np.integer)) and v >= 11):
+        if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 11):
             raise ValueError(f"{name}={v!r} must be an integer >= 11")
-    x_hi = float(x_hi)
+    target_x = _finite("target_x", target_x)
+    x_hi = _finite("x_hi", x_hi)
     y_half = _positive("y_half", y_half)
-    if not (math.isfinite(target_x) and math.isfinite(x_hi) and x_hi > target_x):
+    if not x_hi > target_x:
         raise ValueError("x_hi must be finite and > target_x")
-    x0, y0 = (float(v) for v in np.asarray(start, dtype=float).ravel()[:2])
+    st = _float_array("start", start)
+    if st.shape != (2,) or not np.all(np.isfinite(st)):
+        raise ValueError(f"start={start!r} must be a finite point of shape (2,)")
+    x0, y0 = (float(v) for v in st)
     if not (target_x < x0 <= x_hi and abs(y0) <= y_half):
         raise ValueError("start must lie inside the box, with start[0] > target_x")
     xs = np.linspace(target_x, x_hi, nx)
     ys = np.linspace(-y_half, y_half, ny)
     hx, hy = xs[1] - xs[0], ys[1] - ys[0]
     X, Y = np.meshgrid(xs[1:], ys, indexing="ij")           # unknowns: x > target_x
-    F = np.asarray(value(np.stack([X, Y], axis=-1)), dtype=float) / D
-    F_line = np.asarray(value(np.stack([np.full(ny, target_x), ys], axis=-1)), dtype=float) / D
+    F = np.asarray(value(np.stack([X, Y], axis=-1)), dtype=float)
+    F_line = np.asarray(value(np.stack([np.full(ny, target_x), ys], axis=-1)), dtype=float)
+    if F.shape != X.shape or F_line.shape != (ny,) or not (np.all(np.isfinite(F)) and np.all(np.isfinite(F_line))):
+        raise ValueError("value must return finite numbers, one per point of the box")
+    F, F_line = F / D, F_line / D
+    # the SQRA rates are exp(-(f_nb - f)/(2D)): at a temperature so low that one overflows or
+    # underflows between neighbours, the time is beyond float64 (divergence is a result: inf)
+    steps_ = np.concatenate([np.abs(np.diff(F, axis=0)).ravel(), np.abs(np.diff(F, axis=1)).ravel(),
+                             np.abs(F_line - F[0])])
+    if not np.max(steps_) / 2 < 700.0:
+        return math.inf
     m, n = X.shape
     idx = np.arange(m * n).reshape(m, n)
     rows, cols, vals = [], [], []
@@ -503,6 +617,10 @@ def mfpt_grid_2d(value: Callable, start, target_x: float, temperature: float, *,
     rows.append(idx.ravel()); cols.append(idx.ravel()); vals.append(diag.ravel())
     Q = sps.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                        shape=(m * n, m * n))
-    T = spsolve(Q, -np.ones(m * n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # an ill-conditioned solve at a low temperature: checked below
+        with np.errstate(all="ignore"):
+            T = spsolve(Q, -np.ones(m * n))
     full = np.vstack([np.zeros((1, n)), T.reshape(m, n)])
-    return float(RegularGridInterpolator((xs, ys), full)([[x0, y0]])[0])
+    out = float(RegularGridInterpolator((xs, ys), full)([[x0, y0]])[0])
+    return out if math.isfinite(out) and out > 0 else math.inf

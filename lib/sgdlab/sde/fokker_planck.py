@@ -47,10 +47,42 @@ __all__ = ["FokkerPlanck1D", "ks_distance", "ks_critical", "ks_null_sd", "gibbs_
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _check_finite_positive(name: str, value) -> float:
-    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} must be a finite number > 0")
     return float(value)
+
+
+def _check_finite(name: str, value) -> float:
+    if not (_is_number(value) and math.isfinite(value)):
+        raise ValueError(f"{name}={value!r} must be a finite number")
+    return float(value)
+
+
+def _float_array(name: str, value) -> np.ndarray:
+    try:
+        a = np.asarray(value)
+        if a.dtype.kind not in "iuf":
+            raise TypeError
+        return np.array(a, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
+
+
+def _finite_values(name: str, values, shape) -> np.ndarray:
+    """The output of a user callable, checked: finite, of ``shape``."""
+    out = np.asarray(values, dtype=float)
+    if out.shape != shape or not np.all(np.isfinite(out)):
+        raise ValueError(f"{name} must return finite numbers of the shape of its input on [lo, hi]")
+    return out
 
 
 class FokkerPlanck1D:
@@ -85,23 +117,29 @@ class FokkerPlanck1D:
                  n_cells: int, *, value: Callable | None = None):
         if not callable(grad):
             raise ValueError("grad must be a callable f'(x)")
-        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        if not (callable(temperature) or _is_number(temperature)):
+            raise ValueError(f"temperature={temperature!r} must be a number > 0 or a callable D(x)")
+        if value is not None and not callable(value):
+            raise ValueError(f"value={value!r} must be a callable f(x) or None")
+        lo, hi = _check_finite("lo", lo), _check_finite("hi", hi)
+        if not hi > lo:
             raise ValueError(f"lo={lo!r}, hi={hi!r}: need finite lo < hi")
-        if not (isinstance(n_cells, (int, np.integer)) and n_cells >= 3):
+        if not (_is_int(n_cells) and n_cells >= 3):
             raise ValueError(f"n_cells={n_cells!r} must be an integer >= 3")
         self.lo, self.hi, self.n = float(lo), float(hi), int(n_cells)
         self.h = (self.hi - self.lo) / self.n
         self.x = self.lo + self.h * (np.arange(self.n) + 0.5)
         faces = self.x[:-1] + 0.5 * self.h
         if callable(temperature):
-            d_centre = np.asarray(temperature(self.x), dtype=float)
-            d_face = np.asarray(temperature(faces), dtype=float)
-            if not (np.all(np.isfinite(d_centre)) and np.all(d_centre > 0) and np.all(d_face > 0)):
+            d_centre = _finite_values("temperature", temperature(self.x), self.x.shape)
+            d_face = _finite_values("temperature", temperature(faces), faces.shape)
+            if not (np.all(d_centre > 0) and np.all(d_face > 0)):
                 raise ValueError("temperature(x) must be finite and > 0 on [lo, hi]")
             # ∫_{x_i}^{x_{i+1}} f'/D by Gauss–Legendre, cumulated
             mid = 0.5 * (self.x[:-1] + self.x[1:])
             nodes = mid[:, None] + 0.5 * self.h * _GL_NODES[None, :]
-            integrand = np.asarray(grad(nodes), dtype=float) / np.asarray(temperature(nodes), dtype=float)
+            integrand = (_finite_values("grad", grad(nodes), nodes.shape)
+                         / _finite_values("temperature", temperature(nodes), nodes.shape))
             steps = 0.5 * self.h * integrand @ _GL_WEIGHTS
             self.phi = np.concatenate([[0.0], np.cumsum(steps)]) + np.log(d_centre)
             self.temperature = None
@@ -109,17 +147,20 @@ class FokkerPlanck1D:
             temp = _check_finite_positive("temperature", temperature)
             d_face = np.full(self.n - 1, temp)
             if value is not None:
-                self.phi = np.asarray(value(self.x), dtype=float) / temp
+                self.phi = _finite_values("value", value(self.x), self.x.shape) / temp
             else:
                 mid = 0.5 * (self.x[:-1] + self.x[1:])
                 nodes = mid[:, None] + 0.5 * self.h * _GL_NODES[None, :]
-                steps = 0.5 * self.h * np.asarray(grad(nodes), dtype=float) @ _GL_WEIGHTS / temp
+                steps = 0.5 * self.h * _finite_values("grad", grad(nodes), nodes.shape) @ _GL_WEIGHTS / temp
                 self.phi = np.concatenate([[0.0], np.cumsum(steps)])
             self.temperature = temp
         if not np.all(np.isfinite(self.phi)):
-            raise ValueError("the potential f/D is not finite on [lo, hi]; shrink the domain")
+            raise ValueError("temperature is too low for [lo, hi]: the potential f/D is not finite; shrink the domain")
         self.d_face = d_face
         dphi = np.diff(self.phi)
+        if not np.max(np.abs(dphi)) < 1400.0:
+            raise ValueError("n_cells is too small for this temperature: f/D changes by more than 1400 between "
+                             "neighbouring cells and the jump rates leave the float64 range; refine the grid")
         self.rate_up = d_face / self.h**2 * np.exp(-0.5 * dphi)     # i -> i+1
         self.rate_down = d_face / self.h**2 * np.exp(0.5 * dphi)    # i+1 -> i
         self._eig = None
@@ -146,7 +187,7 @@ class FokkerPlanck1D:
 
     def relaxation_rates(self, k: int = 1) -> np.ndarray:
         """The ``k`` smallest non-zero relaxation rates :math:`0<\\lambda_1\\le\\dots\\le\\lambda_k`."""
-        if not (isinstance(k, (int, np.integer)) and 1 <= k < self.n):
+        if not (_is_int(k) and 1 <= k < self.n):
             raise ValueError(f"k={k!r} must be an integer in [1, n_cells)")
         diag, off = self._tridiagonal()
         w = eigh_tridiagonal(diag, off, eigvals_only=True, select="i",
@@ -174,12 +215,15 @@ class FokkerPlanck1D:
         -------
         ndarray, shape (len(times), n_cells)
         """
-        p0 = np.asarray(p0, dtype=float)
-        if p0.shape != (self.n,) or np.any(p0 < 0) or not math.isclose(p0.sum(), 1.0, rel_tol=1e-9):
+        p0 = _float_array("p0", p0)
+        if (p0.shape != (self.n,) or not np.all(np.isfinite(p0)) or np.any(p0 < 0)
+                or not math.isclose(p0.sum(), 1.0, rel_tol=1e-9)):
             raise ValueError("p0 must be non-negative cell masses of shape (n_cells,) summing to 1")
-        times = np.asarray(times, dtype=float)
+        times = _float_array("times", times)
         if times.ndim != 1 or np.any(~np.isfinite(times)) or np.any(times < 0):
             raise ValueError("times must be a 1-d sequence of finite numbers >= 0")
+        if not isinstance(method, str):
+            raise ValueError(f"method={method!r}: use 'eig' or 'expm'")
         if method == "expm":
             L = self.generator().tocsc()
             return np.stack([expm_multiply(L * t, p0) if t > 0 else p0.copy() for t in times])
@@ -210,7 +254,7 @@ class FokkerPlanck1D:
             :math:`s>0`; resolve it with a few cells (``std >= h``) for an accurate start.
         """
         std = _check_finite_positive("std", std)
-        if not (isinstance(mean, (int, float, np.floating)) and self.lo <= mean <= self.hi):
+        if not (_is_number(mean) and self.lo <= mean <= self.hi):
             raise ValueError(f"mean={mean!r} must lie in [lo, hi] = [{self.lo}, {self.hi}]")
         p = np.exp(-((self.x - mean) ** 2) / (2.0 * std**2))
         if not p.sum() > 0:
@@ -220,11 +264,19 @@ class FokkerPlanck1D:
     # ------------------------------------------------------------------ summaries
     def cdf_at_faces(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Faces ``[lo, ..., hi]`` and the cumulative mass at them (mass uniform within a cell)."""
+        p = self._masses(p)
         faces = self.lo + self.h * np.arange(self.n + 1)
         return faces, np.concatenate([[0.0], np.cumsum(p)])
 
+    def _masses(self, p) -> np.ndarray:
+        p = _float_array("p", p)
+        if p.shape != (self.n,) or not np.all(np.isfinite(p)) or np.any(p < 0):
+            raise ValueError("p must be finite non-negative cell masses of shape (n_cells,)")
+        return p
+
     def mass_below(self, p: np.ndarray, boundary: float) -> float:
         """Mass of ``p`` to the left of ``boundary`` (linear within the straddling cell)."""
+        boundary = _check_finite("boundary", boundary)
         faces, cdf = self.cdf_at_faces(p)
         return float(np.interp(boundary, faces, cdf))
 
@@ -239,9 +291,17 @@ def ks_distance(samples: np.ndarray, faces: np.ndarray, cdf: np.ndarray) -> floa
     faces, cdf : ndarray
         Increasing abscissae and the CDF at them (e.g. from :meth:`FokkerPlanck1D.cdf_at_faces`).
     """
-    s = np.sort(np.asarray(samples, dtype=float).ravel())
+    s = np.sort(_float_array("samples", samples).ravel())
     if s.size == 0:
         raise ValueError("samples must not be empty")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("samples must be finite")
+    faces, cdf = _float_array("faces", faces), _float_array("cdf", cdf)
+    if faces.ndim != 1 or faces.size < 2 or not np.all(np.isfinite(faces)) or np.any(np.diff(faces) <= 0):
+        raise ValueError("faces must be a finite increasing 1-d array of at least 2 points")
+    if (cdf.shape != faces.shape or not np.all(np.isfinite(cdf)) or np.any(cdf < 0) or np.any(np.diff(cdf) < 0)
+            or not cdf[-1] > 0):
+        raise ValueError("cdf must be finite, non-negative, non-decreasing, of the shape of faces, with cdf[-1] > 0")
     F = np.interp(s, faces, cdf / cdf[-1])
     n = s.size
     i = np.arange(1, n + 1)
@@ -267,9 +327,9 @@ def ks_critical(n_samples: int, alpha: float) -> float:
     """
     from scipy.stats import kstwo
 
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+    if not (_is_int(n_samples) and n_samples >= 1):
         raise ValueError(f"n_samples={n_samples!r} must be an integer >= 1")
-    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+    if not (_is_number(alpha) and 0 < alpha < 1):
         raise ValueError(f"alpha={alpha!r} must lie in (0, 1)")
     return float(kstwo.isf(float(alpha), int(n_samples)))
 
@@ -281,7 +341,7 @@ def ks_null_sd(n_samples: int) -> float:
     """
     from scipy.stats import kstwobign
 
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+    if not (_is_int(n_samples) and n_samples >= 1):
         raise ValueError(f"n_samples={n_samples!r} must be an integer >= 1")
     return float(kstwobign.std() / math.sqrt(int(n_samples)))
 
@@ -294,12 +354,17 @@ def gibbs_basin_mass(value: Callable, temperature: float, boundary: float, lo: f
     """
     from scipy.integrate import simpson
 
+    if not callable(value):
+        raise ValueError(f"value={value!r} must be a callable f(x)")
     temperature = _check_finite_positive("temperature", temperature)
+    lo, boundary, hi = _check_finite("lo", lo), _check_finite("boundary", boundary), _check_finite("hi", hi)
     if not lo < boundary < hi:
         raise ValueError("need lo < boundary < hi")
+    if not (_is_int(n) and n >= 3):
+        raise ValueError(f"n={n!r} must be an integer >= 3")
     xl = np.linspace(lo, boundary, n)
     xr = np.linspace(boundary, hi, n)
-    fl, fr = np.asarray(value(xl)), np.asarray(value(xr))
+    fl, fr = _finite_values("value", value(xl), xl.shape), _finite_values("value", value(xr), xr.shape)
     ref = min(fl.min(), fr.min())
     a = simpson(np.exp(-(fl - ref) / temperature), x=xl)
     b = simpson(np.exp(-(fr - ref) / temperature), x=xr)
