@@ -60,3 +60,17 @@ def test_full_batch_gd_follows_a_schedule_and_validates_inputs():
         full_batch_gd(model, "mse", x, y, lambda t: -1.0, 2)
     with pytest.raises(ValueError, match="loss"):
         full_batch_gd(model, "hinge", x, y, 0.1, 2)
+
+
+def test_a_diverged_run_has_no_nan_side_fields():
+    # the divergence flag comes with inf losses and an absent final sharpness, never NaN
+    model, x, y = _linear_problem()
+    lam = float(torch.linalg.eigvalsh(x.T @ x / len(x))[-1])
+    res = full_batch_gd(model, "mse", x, y, 2.5 / lam, 2000, sharpness_every=20)
+    assert res.diverged and np.isinf(res.final_loss) and np.isinf(res.loss[-1])
+    assert res.final_sharpness is None
+    assert not np.isnan(res.loss).any() and not np.isnan(res.sharpness).any()
+    # without sharpness tracking a converged run has no final sharpness either (absent, not NaN)
+    model, x, y = _linear_problem()
+    ok = full_batch_gd(model, "mse", x, y, 0.5 / lam, 5)
+    assert not ok.diverged and ok.final_sharpness is None

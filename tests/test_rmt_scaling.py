@@ -156,3 +156,48 @@ def test_scaling_functions_validate_inputs():
         rmt.max_lr_sgd(1, eig=-1.0, dim=3, element_var=1.0)
     with pytest.raises(ValueError, match="lo < hi"):
         rmt.lyapunov_threshold(np.ones((3, 2)), [1], lo=1.0, hi=0.5)
+
+
+# --------------------------------------------------------------------------- chains and standard errors
+def _lyap_problem():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 6)) * np.linspace(1.0, 0.3, 6)
+    return x, np.array([4, 16])
+
+
+def test_lyapunov_threshold_one_chain_is_the_multisection_of_lyapunov_exponents():
+    from sgdlab.rmt._scaling import multisect_threshold
+
+    x, bs = _lyap_problem()
+    kw = dict(steps=120, burn=20, seed=5)
+    got = rmt.lyapunov_threshold(x, bs, grid=5, rounds=2, **kw)
+    h = np.linalg.eigvalsh(x.T @ x / len(x))
+    ref = np.minimum(2 * bs / h.sum(), 2 / h.max())
+    want = multisect_threshold(lambda lrs: rmt.lyapunov_exponents(x, bs, lrs, **kw), ref / 64, 4 * ref,
+                               grid=5, rounds=2, widen=16.0)
+    for key in ("lr", "lo", "hi"):
+        np.testing.assert_array_equal(got[key], want[key])
+    assert got["found"].all()
+    same = rmt.lyapunov_threshold(x, bs, grid=5, rounds=2, chains=1, return_se=True, **kw)
+    np.testing.assert_array_equal(same["lr"], got["lr"])
+    assert np.isinf(same["se"]).all()  # one chain cannot estimate its own spread
+
+
+def test_lyapunov_threshold_standard_error_matches_the_spread_over_seeds():
+    x, bs = _lyap_problem()
+    ms = rmt.ms_threshold(bs, np.linalg.eigvalsh(x.T @ x / len(x)))
+    kw = dict(lo=0.4 * ms, hi=2.5 * ms, grid=6, rounds=3, steps=150, burn=30, chains=4, return_se=True)
+    runs = [rmt.lyapunov_threshold(x, bs, seed=s, **kw) for s in range(16)]
+    means = np.array([r["lr"] for r in runs])  # (seeds, m)
+    se = np.array([r["se"] for r in runs])
+    for r in runs:  # the s.e. is the chains' standard deviation over √chains
+        np.testing.assert_allclose(r["se"], r["lr_chains"].std(axis=0, ddof=1) / 2.0, rtol=1e-12)
+        np.testing.assert_allclose(r["lr"], r["lr_chains"].mean(axis=0), rtol=1e-12)
+    spread = means.std(axis=0, ddof=1)        # what the s.e. estimates, measured over 16 seeds
+    predicted = np.sqrt(np.mean(se**2, axis=0))
+    # 16 seeds: the spread is known to about ±18 % (1 s.d.); allow a factor 1.6 either way
+    assert np.all(spread > 0) and np.all(predicted / spread < 1.6) and np.all(spread / predicted < 1.6), \
+        (spread, predicted)
+    # chain 0 of each seed is the single-chain estimate of that seed
+    one = rmt.lyapunov_threshold(x, bs, seed=7, **{**kw, "chains": 1, "return_se": False})
+    np.testing.assert_array_equal(runs[7]["lr_chains"][0], one["lr"])

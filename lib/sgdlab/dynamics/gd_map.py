@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ._validate import function, integer, landscape as _landscape, real_array, real_scalar
+
 __all__ = [
     "gd_map",
     "multiplier",
@@ -62,28 +64,52 @@ Grad = Callable[[np.ndarray], np.ndarray]
 
 # --------------------------------------------------------------------------- validation
 def _check_lr(lr) -> np.ndarray:
-    a = np.asarray(lr, dtype=float)
-    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+    if isinstance(lr, bool):
         raise ValueError(f"lr={lr!r} must be finite and > 0")
+    a = real_array(lr, "lr", nonempty=True, low=0.0, low_open=True)
     return a
 
 
+def _scalar_lr(lr) -> float:
+    a = _check_lr(lr)
+    if a.ndim != 0:
+        raise ValueError(f"lr must be a scalar here, got shape {a.shape}")
+    return float(a)
+
+
 def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps={steps!r} must be an integer >= 0")
-    return int(steps)
+    return integer(steps, "steps", low=0)
 
 
-def _check_interval(lo: float, hi: float) -> tuple[float, float]:
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"lo={lo!r}, hi={hi!r}: need finite lo < hi")
-    return float(lo), float(hi)
+def _check_interval(lo: float, hi: float, names: tuple[str, str] = ("lo", "hi")) -> tuple[float, float]:
+    lo = real_scalar(lo, names[0])
+    hi = real_scalar(hi, names[1])
+    if not lo < hi:
+        raise ValueError(f"{names[0]}={lo!r}, {names[1]}={hi!r}: need finite {names[0]} < {names[1]}")
+    return lo, hi
+
+
+def _check_support(support) -> tuple[float, float]:
+    try:
+        a, b = support
+    except (TypeError, ValueError):
+        raise ValueError(f"support={support!r} must be a pair (lo, hi)") from None
+    return _check_interval(a, b, ("support[0]", "support[1]"))
 
 
 def _check_grid(n_grid) -> int:
-    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or n_grid < 3:
-        raise ValueError(f"n_grid={n_grid!r} must be an integer >= 3")
-    return int(n_grid)
+    return integer(n_grid, "n_grid", low=3)
+
+
+def _broadcast(*named) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*(a.shape for _, a in named))
+    except ValueError:
+        raise ValueError(" and ".join(f"{n} {a.shape}" for n, a in named) + " must broadcast together") from None
+
+
+def _positive(value, name: str) -> float:
+    return real_scalar(value, name, low=0.0, low_open=True)
 
 
 # --------------------------------------------------------------------------- the map
@@ -94,14 +120,19 @@ def gd_map(grad: Grad, x, lr) -> np.ndarray:
     ----------
     Mohtashami, Jaggi, Stich, ICML 2023: full-batch GD. Chapter ``book/large_lr/01_gd_map``.
     """
+    function(grad, "grad")
     lr = _check_lr(lr)
-    x = np.asarray(x, dtype=float)
-    return x - lr * grad(x)
+    x = real_array(x, "x")
+    _broadcast(("x", x), ("lr", lr))
+    with np.errstate(over="ignore"):
+        return x - lr * grad(x)
 
 
 def multiplier(curvature, lr) -> np.ndarray:
     r""":math:`T_\eta'(x) = 1 - \eta f''(x)`: the GD map's derivative where :math:`f'' =` ``curvature``."""
-    return 1.0 - _check_lr(lr) * np.asarray(curvature, dtype=float)
+    lr, c = _check_lr(lr), real_array(curvature, "curvature")
+    _broadcast(("curvature", c), ("lr", lr))
+    return 1.0 - lr * c
 
 
 def stability_threshold(curvature) -> np.ndarray | float:
@@ -112,9 +143,7 @@ def stability_threshold(curvature) -> np.ndarray | float:
 
     Chapter ``book/large_lr/01_gd_map``, eq. ``eq-stability``.
     """
-    c = np.asarray(curvature, dtype=float)
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"curvature={curvature!r} must be finite")
+    c = real_array(curvature, "curvature")
     with np.errstate(divide="ignore"):
         out = np.where(c > 0, 2.0 / np.where(c > 0, c, 1.0), 0.0)
     return float(out) if out.ndim == 0 else out
@@ -137,11 +166,8 @@ def stable_window(global_curvature: float, spurious_curvatures) -> tuple[float, 
     ValueError
         If ``global_curvature`` is not > 0 or ``spurious_curvatures`` is empty or not all > 0.
     """
-    if not (math.isfinite(global_curvature) and global_curvature > 0):
-        raise ValueError(f"global_curvature={global_curvature!r} must be finite and > 0")
-    s = np.asarray(spurious_curvatures, dtype=float).ravel()
-    if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError("spurious_curvatures must be a non-empty array of finite numbers > 0")
+    global_curvature = _positive(global_curvature, "global_curvature")
+    s = real_array(spurious_curvatures, "spurious_curvatures", nonempty=True, low=0.0, low_open=True).ravel()
     return 2.0 / float(s.min()), 2.0 / float(global_curvature)
 
 
@@ -189,6 +215,7 @@ def critical_points(landscape, lo: float, hi: float, *, n_grid: int = 200_001) -
 
     Chapter ``book/large_lr/01_gd_map``.
     """
+    _landscape(landscape)
     lo, hi = _check_interval(lo, hi)
     n_grid = _check_grid(n_grid)
     x = _roots(landscape.grad, lo, hi, n_grid)
@@ -213,9 +240,11 @@ def period_two_orbits(landscape, lr: float, lo: float, hi: float, *, n_grid: int
 
     Chapter ``book/large_lr/01_gd_map`` (period doubling) and ``04_instability_trap``.
     """
-    lr = float(_check_lr(lr))
+    _landscape(landscape)
+    lr = _scalar_lr(lr)
     lo, hi = _check_interval(lo, hi)
     n_grid = _check_grid(n_grid)
+    tol = _positive(tol, "tol")
 
     def t(x):
         return x - lr * landscape.grad(x)
@@ -297,19 +326,24 @@ def run_gd(grad: Grad, x0, lr, steps: int, *, noise=0.0, anneal: bool = False, s
     Mohtashami, Jaggi, Stich, ICML 2023: full-batch GD with a large step versus a small step with
     added stochasticity.
     """
+    function(grad, "grad")
     steps = _check_steps(steps)
     lr = _check_lr(lr)
-    noise = np.asarray(noise, dtype=float)
-    if not np.all(np.isfinite(noise)) or np.any(noise < 0):
-        raise ValueError(f"noise={noise!r} must be finite and >= 0")
-    if not (math.isfinite(bound) and bound > 0):
-        raise ValueError(f"bound={bound!r} must be finite and > 0")
-    if record_every is not None and (not isinstance(record_every, (int, np.integer)) or record_every < 1):
-        raise ValueError(f"record_every={record_every!r} must be an integer >= 1")
-    if not isinstance(block, (int, np.integer)) or block < 1:
-        raise ValueError(f"block={block!r} must be an integer >= 1")
-    x = np.array(np.broadcast_to(np.asarray(x0, dtype=float), np.broadcast_shapes(np.shape(x0), lr.shape,
-                                                                                   noise.shape)))
+    noise = real_array(noise, "noise", low=0.0)
+    bound = _positive(bound, "bound")
+    if record_every is not None:
+        record_every = integer(record_every, "record_every", low=1)
+    block = integer(block, "block", low=1)
+    if not isinstance(anneal, (bool, np.bool_)):
+        raise ValueError(f"anneal={anneal!r} must be a bool")
+    if seed is not None:
+        seed = integer(seed, "seed", low=0)
+    x0 = real_array(x0, "x0", finite=False, allow_nan=True)  # non-finite: a run that has already diverged
+    try:
+        shape = np.broadcast_shapes(x0.shape, lr.shape, noise.shape)
+    except ValueError:
+        raise ValueError(f"x0 {x0.shape}, lr {lr.shape} and noise {noise.shape} must broadcast together") from None
+    x = np.array(np.broadcast_to(x0, shape))
     lr_b = np.broadcast_to(lr, x.shape)
     noisy = bool(np.any(noise > 0))
     rng = np.random.default_rng(seed) if noisy else None
@@ -359,12 +393,14 @@ def basin_of(landscape, x, *, lr: float = 1e-3, steps: int = 20_000, target: flo
 
     Chapter ``book/large_lr/02_rugged_bowl`` and ``03_noise_vs_step``.
     """
-    if not (math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol={tol!r} must be finite and > 0")
+    _landscape(landscape, needs=("grad",))
+    lr = _scalar_lr(lr)
+    tol = _positive(tol, "tol")
+    target = real_scalar(target, "target")
+    grad_tol = _positive(grad_tol, "grad_tol")
     steps = _check_steps(steps)
-    if not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"check_every={check_every!r} must be an integer >= 1")
-    x = np.asarray(x, dtype=float)
+    check_every = integer(check_every, "check_every", low=1)
+    x = real_array(x, "x", finite=False, allow_nan=True)  # non-finite: a diverged run, which fails
     finite = np.isfinite(x)
     z = np.where(finite, x, target)
     ok = np.ones(x.shape, dtype=bool)
@@ -398,9 +434,11 @@ def temperature(lr, noise) -> np.ndarray | float:
     Mohtashami, Jaggi, Stich, ICML 2023, App. G (the learning rate moderates the effective variance).
     """
     lr = _check_lr(lr)
-    noise = np.asarray(noise, dtype=float)
-    if not np.all(np.isfinite(noise)) or np.any(noise < 0):
-        raise ValueError(f"noise={noise!r} must be finite and >= 0")
+    noise = real_array(noise, "noise", low=0.0)
+    try:
+        np.broadcast_shapes(lr.shape, noise.shape)
+    except ValueError:
+        raise ValueError(f"lr {lr.shape} and noise {noise.shape} must broadcast together") from None
     out = lr * noise**2 / 2.0
     return float(out) if out.ndim == 0 else out
 
@@ -415,11 +453,10 @@ def gibbs_mass(landscape, temp, lo: float, hi: float, *, support: tuple[float, f
     Chapter ``book/large_lr/03_noise_vs_step``: the stationary probability that a small-step run
     with constant noise sits in the global minimum's basin when the noise is switched off.
     """
-    t = np.asarray(temp, dtype=float)
-    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise ValueError(f"temp={temp!r} must be finite and > 0")
+    _landscape(landscape, needs=("value",))
+    t = real_array(temp, "temp", nonempty=True, low=0.0, low_open=True)
     lo, hi = _check_interval(lo, hi)
-    s_lo, s_hi = _check_interval(*support)
+    s_lo, s_hi = _check_support(support)
     n_grid = _check_grid(n_grid)
     x = np.linspace(s_lo, s_hi, n_grid)
     fx = landscape.value(x)
@@ -463,15 +500,13 @@ def stationary_mass(landscape, lr: float, noise, lo: float, hi: float, *,
     from scipy import sparse
     from scipy.sparse.linalg import spsolve
 
-    lr = float(_check_lr(lr))
-    sig = np.asarray(noise, dtype=float)
-    if sig.size == 0 or not np.all(np.isfinite(sig)) or np.any(sig <= 0):
-        raise ValueError(f"noise={noise!r} must be finite and > 0")
+    _landscape(landscape, needs=("grad",))
+    lr = _scalar_lr(lr)
+    sig = real_array(noise, "noise", nonempty=True, low=0.0, low_open=True)
     lo, hi = _check_interval(lo, hi)
-    s_lo, s_hi = _check_interval(*support)
+    s_lo, s_hi = _check_support(support)
     n_grid = _check_grid(n_grid)
-    if not (math.isfinite(width) and width > 0):
-        raise ValueError(f"width={width!r} must be finite and > 0")
+    width = _positive(width, "width")
     x = np.linspace(s_lo, s_hi, n_grid)
     h = x[1] - x[0]
     tx = x - lr * landscape.grad(x)
@@ -543,11 +578,12 @@ def kramers_time(landscape, lr: float, temp, x_from: float, x_to: float, *, lo: 
     ----------
     Kramers, Physica 7 (1940); Mohtashami, Jaggi, Stich, ICML 2023 (small step plus noise).
     """
-    lr = float(_check_lr(lr))
-    t = np.asarray(temp, dtype=float)
-    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise ValueError(f"temp={temp!r} must be finite and > 0")
-    if not (math.isfinite(x_from) and math.isfinite(x_to) and x_from != x_to):
+    _landscape(landscape)
+    lr = _scalar_lr(lr)
+    t = real_array(temp, "temp", nonempty=True, low=0.0, low_open=True)
+    x_from = real_scalar(x_from, "x_from")
+    x_to = real_scalar(x_to, "x_to")
+    if x_from == x_to:
         raise ValueError(f"x_from={x_from!r}, x_to={x_to!r}: need two different finite points")
     a, b = sorted((float(x_from), float(x_to)))
     cp = critical_points(landscape, a if lo is None else lo, b if hi is None else hi, n_grid=n_grid)
@@ -579,14 +615,16 @@ def orbit_period(tail, periods=(1, 2, 4, 8), tol: float = 1e-9) -> np.ndarray:
 
     Chapter ``book/large_lr/04_instability_trap``.
     """
-    tail = np.asarray(tail, dtype=float)
-    qs = sorted({int(q) for q in periods})
-    if not qs or qs[0] < 1:
+    tail = real_array(tail, "tail", finite=False)
+    try:
+        qs = sorted({integer(q, "periods", low=1) for q in periods})
+    except TypeError:
+        raise ValueError(f"periods={periods!r} must be integers >= 1") from None
+    if not qs:
         raise ValueError(f"periods={periods!r} must be integers >= 1")
     if tail.ndim < 1 or tail.shape[0] <= qs[-1]:
         raise ValueError(f"tail: need more than max(periods) = {qs[-1]} iterates along axis 0")
-    if not (math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol={tol!r} must be finite and > 0")
+    tol = _positive(tol, "tol")
     out = np.zeros(tail.shape[1:], dtype=int)
     for q in reversed(qs):
         out = np.where(np.abs(tail[-1] - tail[-1 - q]) < tol, q, out)
@@ -604,6 +642,18 @@ def exact_two_cycles(expr, symbol, lr) -> list[float]:
     """
     import sympy as sp
 
+    if not isinstance(symbol, sp.Symbol):
+        raise ValueError(f"symbol={symbol!r} must be a sympy Symbol")
+    try:
+        expr = sp.sympify(expr)
+        lr_s = sp.sympify(lr)
+    except (sp.SympifyError, TypeError):
+        raise ValueError(f"expr={expr!r} and lr={lr!r} must be sympy expressions or numbers") from None
+    if not (lr_s.is_real and lr_s.is_positive and lr_s.is_finite):
+        raise ValueError(f"lr={lr!r} must be a finite number > 0")
+    if not expr.is_polynomial(symbol) or expr.free_symbols - {symbol}:
+        raise ValueError(f"expr={expr!r} must be a polynomial in {symbol} with numeric coefficients")
+    lr = lr_s
     t = symbol - lr * sp.diff(expr, symbol)
     q, r = sp.div(sp.Poly(sp.expand(t.subs(symbol, t) - symbol), symbol), sp.Poly(sp.expand(t - symbol), symbol))
     if not r.is_zero:
@@ -627,8 +677,11 @@ def grid_band(grid, ok) -> tuple[float, float, float, float]:
 
     Chapter ``book/large_lr/02_rugged_bowl`` (the window of large steps) and ``03_noise_vs_step``.
     """
-    g = np.asarray(grid, dtype=float).ravel()
-    m = np.asarray(ok, dtype=bool).ravel()
+    g = real_array(grid, "grid").ravel()
+    m = np.asarray(ok)
+    if m.dtype.kind not in "biu":
+        raise ValueError(f"ok must be an array of booleans, got dtype {m.dtype}")
+    m = m.astype(bool).ravel()
     if g.size != m.size or g.size == 0:
         raise ValueError("grid and ok must have the same non-zero length")
     if np.any(np.diff(g) <= 0):
@@ -655,9 +708,13 @@ def proportion_se(successes, trials) -> np.ndarray | float:
 
     Chapters ``book/large_lr/02_rugged_bowl`` … ``04_instability_trap``.
     """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
+    k = real_array(successes, "successes", low=0.0)
+    n = real_array(trials, "trials", low=1.0)
+    try:
+        np.broadcast_shapes(k.shape, n.shape)
+    except ValueError:
+        raise ValueError(f"successes {k.shape} and trials {n.shape} must broadcast together") from None
+    if np.any(k > n):
         raise ValueError("need 0 <= successes <= trials and trials >= 1")
     pt = (k + 1.0) / (n + 2.0)
     out = np.sqrt(pt * (1.0 - pt) / n)
@@ -670,8 +727,9 @@ def first_budget(budgets, rate, level: float) -> float:
 
     Chapter ``book/large_lr/03_noise_vs_step`` (the race at equal budgets).
     """
-    b = np.asarray(budgets, dtype=float).ravel()
-    r = np.asarray(rate, dtype=float).ravel()
+    b = real_array(budgets, "budgets").ravel()
+    r = real_array(rate, "rate").ravel()
+    level = real_scalar(level, "level")
     if b.size != r.size or b.size == 0 or np.any(np.diff(b) <= 0):
         raise ValueError("budgets must be strictly increasing and as long as rate")
     hit = np.nonzero(r >= level)[0]
@@ -690,12 +748,13 @@ def budget_to_reach(budgets, rate, level: float, n_runs: int, *, window: int = 5
 
     Chapter ``book/large_lr/03_noise_vs_step`` (the Kramers clock).
     """
-    b = np.asarray(budgets, dtype=float).ravel()
-    r = np.asarray(rate, dtype=float).ravel()
+    b = real_array(budgets, "budgets").ravel()
+    r = real_array(rate, "rate").ravel()
+    level = real_scalar(level, "level")
     if b.size != r.size or b.size < 2 or np.any(np.diff(b) <= 0):
         raise ValueError("budgets must be strictly increasing and as long as rate (at least 2)")
-    if not (isinstance(n_runs, (int, np.integer)) and n_runs >= 1):
-        raise ValueError(f"n_runs={n_runs!r} must be an integer >= 1")
+    n_runs = integer(n_runs, "n_runs", low=1)
+    window = integer(window, "window", low=1)
     hit = np.nonzero(r >= level)[0]
     if hit.size == 0:
         return math.inf, math.inf

@@ -21,8 +21,8 @@ and :math:`\eta_S` start from the same weights and see the same batches in the f
 paired comparison); the amplified arm draws three batches per step, so it costs three gradient
 evaluations per step. Arms are compared at equal numbers of *steps*. A later phase continues from
 the weights at the end of the previous one (:func:`continue_ensemble`), with a batch order derived
-from ``(seed, phase)``. A member that diverged stays diverged (``inf`` loss, NaN accuracy) in the
-later phases.
+from ``(seed, phase)``. A member that diverged stays diverged in the later phases: ``inf`` loss, and
+its last accuracy before the divergence carried forward (never NaN), next to its ``diverged`` flag.
 
 Full-batch GD versions of the arms (:func:`gd_lr_vs_noise`, names in :data:`GD_ARMS`):
 ``"gd_large_then_small"``, ``"gd_small"``, ``"gd_small_amplified"`` (GD at :math:`\eta_S` plus the
@@ -77,7 +77,8 @@ def matched_noise_k(lr_large: float, lr_small: float) -> float:
     derived with SymPy in ``book/large_lr/03_noise_vs_step``, used in ``book/large_lr/06_networks``.
     """
     for name, v in (("lr_large", lr_large), ("lr_small", lr_small)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v) or v <= 0:
             raise ValueError(f"{name}={v!r} must be a finite number > 0")
     if not lr_large > lr_small:
         raise ValueError(f"lr_large={lr_large!r} must exceed lr_small={lr_small!r}")
@@ -168,7 +169,8 @@ class ArmHistory:
         ``step · batch_size / n_train`` (passes of the update batch; the amplified arm evaluates
         three batches per step during exploration).
     train_loss, train_acc, test_loss, test_acc : ndarray, shape (n_eval, n_seeds)
-        ``inf`` loss and NaN accuracy for a diverged member from its divergence on.
+        ``inf`` loss for a diverged member from its divergence on, and its last accuracy before the
+        divergence carried forward (never NaN; see ``diverged``).
     diverged : ndarray of bool, shape (n_seeds,)
     """
 
@@ -226,13 +228,18 @@ def _slice(res: EnsembleResult, members: Sequence[int], step0: int, skip_first: 
 
 
 def _concat(parts: list[dict], batch_size: int, n_train: int) -> ArmHistory:
+    """Join the phases of one arm. A member that diverged in an earlier phase keeps an ``inf`` loss and
+    its last accuracy before the divergence (carried forward, as the engine does), never NaN."""
     dead = np.zeros(parts[0]["train_loss"].shape[1], dtype=bool)
     pieces = []
     for p in parts:
         p = dict(p)
         for k in _METRICS:
             v = p[k].astype(float).copy()
-            v[:, dead] = np.inf if k.endswith("loss") else np.nan
+            if k.endswith("loss"):
+                v[:, dead] = np.inf
+            elif pieces:
+                v[:, dead] = pieces[-1][k][-1, dead]
             p[k] = v
         dead = dead | p["diverged"]
         pieces.append(p)
@@ -248,15 +255,27 @@ def _pos_int(name: str, v, allow_zero: bool = False) -> int:
     return int(v)
 
 
+def _seed_list(seeds, name: str = "seeds") -> list[int]:
+    """Distinct integers >= 0 (at least one)."""
+    msg = f"{name}={seeds!r} must be a sequence of distinct integers >= 0 (at least one)"
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)):
+        raise ValueError(msg)
+    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in seeds):
+        raise ValueError(msg)
+    out = [int(s) for s in seeds]
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise ValueError(msg)
+    return out
+
+
 def _protocol(k, noise_k, steps_explore, steps_refine, steps_long, seeds, eval_every, data):
     """Validate the arguments shared by :func:`lr_vs_noise` and :func:`gd_lr_vs_noise`."""
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(k) or k < 0:
         raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
     steps = (_pos_int("steps_explore", steps_explore), _pos_int("steps_refine", steps_refine),
              _pos_int("steps_long", steps_long, allow_zero=True))
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise ValueError(f"seeds={seeds!r} must be distinct integers >= 0 (at least one)")
+    seeds = _seed_list(seeds)
     if eval_every is not None:
         eval_every = _pos_int("eval_every", eval_every)
     return k, steps, seeds, eval_every, as_tensors(data).n_train
@@ -303,6 +322,8 @@ def lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: float, 
     Mohtashami, Jaggi, Stich, ICML 2023 (NN experiments; Algorithm 1, App. A). Used in
     ``book/large_lr/06_networks``.
     """
+    if not callable(model_fn):
+        raise ValueError(f"model_fn must be callable (seed -> nn.Module), got {type(model_fn).__name__}")
     k = matched_noise_k(lr_large, lr_small) if noise_k is None else noise_k
     matched_noise_k(lr_large, lr_small)  # validates both rates
     batch_size = _pos_int("batch_size", batch_size)
@@ -417,7 +438,7 @@ def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: 
     EnsembleResult
         As from :func:`sgdlab.train.train_ensemble`; a diverged member (the *full* training loss
         non-finite or above ``divergence_factor`` × its initial value) is frozen and reported with
-        ``inf`` loss and NaN accuracy. Its ``config`` is the engine's (``gradient="gd_plus_noise"``,
+        ``inf`` loss and its last accuracy carried forward. Its ``config`` is the engine's (``gradient="gd_plus_noise"``,
         ``noise_k``, ``batch_size`` = ``noise_batch_size``) plus the key ``noise_batch_size``.
 
     References
@@ -427,7 +448,8 @@ def train_gd_noise_ensemble(model_fn: Callable[[int], nn.Module], data, config: 
     """
     if not isinstance(config, TrainConfig) or config.optimizer != "gd":
         raise ValueError("config must be a TrainConfig with optimizer='gd'")
-    if isinstance(noise_k, bool) or not isinstance(noise_k, (int, float)) or not math.isfinite(noise_k) or noise_k < 0:
+    if isinstance(noise_k, (bool, np.bool_)) or not isinstance(noise_k, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(noise_k) or noise_k < 0:
         raise ValueError(f"noise_k={noise_k!r} must be a finite number >= 0")
     B = _pos_int("noise_batch_size", noise_batch_size)
     n = as_tensors(data).n_train
@@ -495,6 +517,8 @@ def gd_lr_vs_noise(model_fn: Callable[[int], nn.Module], data, *, lr_large: floa
     Mohtashami, Jaggi, Stich, ICML 2023 (GD with large learning rates; App. A). Used by the
     experiment ``p3_noise_vs_lr`` (full scale) for ``book/large_lr/06_networks``.
     """
+    if not callable(model_fn):
+        raise ValueError(f"model_fn must be callable (seed -> nn.Module), got {type(model_fn).__name__}")
     k = matched_gd_noise_k(lr_large, lr_small) if noise_k is None else noise_k
     B = _pos_int("noise_batch_size", noise_batch_size)
     k, (t1, t2, t3), seeds, eval_every, n = _protocol(k, noise_k, steps_explore, steps_refine, steps_long, seeds,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..dynamics._validate import real_array
 from .operators import LinearOperator, as_operator
 
 
@@ -74,11 +75,43 @@ def _check_int(name: str, value, lo: int = 1) -> int:
     return int(value)
 
 
+def _check_real(name: str, value, *, lo: float = 0.0, hi: float | None = None) -> float:
+    """A finite real number in ``(lo, hi)``; ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or not value > lo or (hi is not None and not value < hi):
+        rng = f"in ({lo}, {hi})" if hi is not None else f"> {lo}"
+        raise ValueError(f"{name}={value!r} must be a finite number {rng}")
+    return float(value)
+
+
+def _check_dtype(dtype):
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype={dtype!r} must be a floating torch.dtype or None")
+    return dtype
+
+
+def _check_seed(seed) -> int:
+    return _check_int("seed", seed, lo=0)
+
+
+def _as_vector(v0, size: int, name: str = "v0") -> torch.Tensor:
+    if isinstance(v0, (str, bytes)):
+        raise ValueError(f"{name} must be a real vector, got {v0!r}")
+    try:
+        t = torch.as_tensor(v0 if isinstance(v0, torch.Tensor) else np.asarray(v0))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name} must be a real vector: {exc}") from None
+    if t.is_complex() or t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in
+                                                       (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise ValueError(f"{name} must be a real vector, got dtype {t.dtype}")
+    return t
+
+
 def _start_vector(op: LinearOperator, v0, seed: int, dtype) -> torch.Tensor:
     if v0 is None:
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(_check_seed(seed))
         v0 = torch.randn(op.size, generator=gen, dtype=torch.float64)
-    v0 = torch.as_tensor(v0).to(dtype=dtype, device=op.device).reshape(-1)
+    v0 = _as_vector(v0, op.size).to(dtype=dtype, device=op.device).reshape(-1)
     if v0.numel() != op.size:
         raise ValueError(f"v0 has {v0.numel()} entries; the operator has size {op.size}")
     nrm = torch.linalg.vector_norm(v0)
@@ -116,7 +149,10 @@ def lanczos(op, m: int, *, v0=None, seed: int = 0, dtype: torch.dtype | None = N
     """
     op = as_operator(op)
     m = min(_check_int("m", m), op.size)
-    dtype = dtype or op.dtype
+    dtype = _check_dtype(dtype) or op.dtype
+    _check_real("breakdown_tol", breakdown_tol, lo=0.0, hi=1.0)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback={callback!r} must be callable or None")
     n0 = op.n_products
     q = _start_vector(op, v0, seed, dtype)
     Q = torch.empty((m, op.size), dtype=dtype, device=op.device) if (reorthogonalize or return_basis) else None
@@ -222,10 +258,10 @@ def top_eigenpairs(op, k: int = 1, *, which: str = "LA", tol: float = 1e-10, max
     k = _check_int("k", k)
     if k > op.size:
         raise ValueError(f"k={k} exceeds the operator size {op.size}")
-    if which not in _WHICH:
+    if not isinstance(which, str) or which not in _WHICH:
         raise ValueError(f"which={which!r} is unknown; allowed: {', '.join(_WHICH)}")
-    if not tol > 0:
-        raise ValueError(f"tol={tol!r} must be > 0")
+    _check_real("tol", tol)
+    _check_dtype(dtype)
     max_iter = min(op.size, max(100, 4 * k + 20)) if max_iter is None else min(_check_int("max_iter", max_iter), op.size)
     min_iter = k + 2 if min_iter is None else _check_int("min_iter", min_iter)
     history: list[float] = []
@@ -268,9 +304,8 @@ def power_iteration(op, *, tol: float = 1e-6, max_iter: int = 1000, v0=None, see
     """
     op = as_operator(op)
     max_iter = _check_int("max_iter", max_iter)
-    if not tol > 0:
-        raise ValueError(f"tol={tol!r} must be > 0")
-    dtype = dtype or op.dtype
+    _check_real("tol", tol)
+    dtype = _check_dtype(dtype) or op.dtype
     n0 = op.n_products
     v = _start_vector(op, v0, seed, dtype)
     lam_old, history, converged = None, [], False
@@ -295,7 +330,9 @@ def power_iteration(op, *, tol: float = 1e-6, max_iter: int = 1000, v0=None, see
 
 # --------------------------------------------------------------------------- SLQ and traces
 def _probes(size: int, n: int, seed: int, distribution: str, dtype, device) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(int(seed))
+    if not isinstance(distribution, str) or distribution not in ("rademacher", "gaussian"):
+        raise ValueError(f"distribution={distribution!r} is unknown; allowed: rademacher, gaussian")
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     if distribution == "rademacher":
         z = torch.randint(0, 2, (n, size), generator=gen, dtype=torch.int64).to(torch.float64) * 2 - 1
     elif distribution == "gaussian":
@@ -355,14 +392,16 @@ def slq(op, m: int = 80, n_probes: int = 1, *, probes=None, seed: int = 0, distr
     """
     op = as_operator(op)
     m = min(_check_int("m", m), op.size)
-    dtype = dtype or op.dtype
+    dtype = _check_dtype(dtype) or op.dtype
     if probes is None:
         probes = _probes(op.size, _check_int("n_probes", n_probes), seed, distribution, dtype, op.device)
-    probes = torch.as_tensor(probes)
+    probes = _as_vector(probes, op.size, "probes")
     if probes.dim() == 1:
         probes = probes[None]
     if probes.dim() != 2 or probes.shape[1] != op.size:
         raise ValueError(f"probes must have shape (n, {op.size}); got {tuple(probes.shape)}")
+    if probes.shape[0] < 1 or not bool(torch.isfinite(probes).all()) or bool((probes == 0).all(dim=1).any()):
+        raise ValueError("probes must hold at least one finite, non-zero probe vector")
     n_v = probes.shape[0]
     nodes = np.full((n_v, m), np.nan)
     weights = np.zeros((n_v, m))
@@ -390,16 +429,28 @@ def spectral_density(nodes, weights, grid, sigma: float) -> np.ndarray:
     """
     if not (isinstance(sigma, (int, float, np.floating)) and sigma > 0 and math.isfinite(sigma)):
         raise ValueError(f"sigma={sigma!r} must be a finite number > 0")
-    th = np.atleast_2d(np.asarray(nodes, dtype=np.float64))
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if th.shape != w.shape:
-        raise ValueError(f"nodes {th.shape} and weights {w.shape} must have the same shape")
+    th = np.atleast_2d(_real_numpy(nodes, "nodes", allow_nan=True))  # NaN nodes: padding of slq
+    w = np.atleast_2d(_real_numpy(weights, "weights"))
+    if th.shape != w.shape or th.ndim != 2:
+        raise ValueError(f"nodes {th.shape} and weights {w.shape} must have the same shape (n_probes, m) or (m,)")
+    if np.any(np.isinf(th)) or np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("nodes must be finite (or NaN padding) and weights finite and >= 0")
     ok = np.isfinite(th)
     th, w = np.where(ok, th, 0.0), np.where(ok, w, 0.0)
-    t = np.asarray(grid, dtype=np.float64)
+    t = _real_numpy(grid, "grid")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("grid must be finite")
     z = (t[..., None, None] - th) / sigma
     k = np.exp(-0.5 * z * z) / (sigma * math.sqrt(2 * math.pi))
     return (k * w).sum(axis=(-1, -2)) / th.shape[0]
+
+
+def _real_numpy(value, name: str, *, allow_nan: bool = False) -> np.ndarray:
+    """``value`` (array or tensor) as a float64 numpy array; ``ValueError`` naming ``name`` for non-numeric or
+    NaN input (``inf`` passes; the callers decide)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return real_array(value, name, finite=False, allow_nan=allow_nan)
 
 
 @dataclass

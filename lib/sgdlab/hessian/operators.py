@@ -19,6 +19,7 @@ Used by parts 3, 4 and 5 (λ_max, traces and spectra of batch Hessians) and by p
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp
@@ -47,6 +48,7 @@ def _forward_ad_warmup() -> None:
             pass
     _FWD_AD_READY = True
 KINDS = ("hessian", "ggn")
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 class LinearOperator:
@@ -77,9 +79,24 @@ class DenseOperator(LinearOperator):
     """Wrap a symmetric matrix (torch tensor or numpy array) as a :class:`LinearOperator`."""
 
     def __init__(self, matrix, *, dtype: torch.dtype | None = None, device=None):
-        m = torch.as_tensor(matrix)
-        if m.dim() != 2 or m.shape[0] != m.shape[1]:
-            raise ValueError(f"matrix must be square; got shape {tuple(m.shape)}")
+        if matrix is None or isinstance(matrix, (str, bytes)):
+            raise ValueError(f"matrix must be a square real matrix, got {matrix!r}")
+        try:
+            m = matrix if isinstance(matrix, torch.Tensor) else torch.as_tensor(np.asarray(matrix))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"matrix must be a square real matrix: {exc}") from None
+        if m.is_complex() or m.dtype == torch.bool or not (m.is_floating_point() or m.dtype in _INT_DTYPES):
+            raise ValueError(f"matrix must be real-valued, got dtype {m.dtype}")
+        if m.dim() != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+            raise ValueError(f"matrix must be square and non-empty; got shape {tuple(m.shape)}")
+        if not bool(torch.isfinite(m).all()):
+            raise ValueError("matrix must be finite (no NaN or inf)")
+        scale = float(m.abs().max())
+        eps = torch.finfo(m.dtype).eps if m.is_floating_point() else torch.finfo(torch.float64).eps
+        if float((m - m.T).abs().max()) > 100 * eps**0.5 * max(scale, 1e-300):  # round-off passes, a typo does not
+            raise ValueError("matrix must be symmetric")
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"dtype={dtype!r} must be a floating torch.dtype or None")
         if dtype is None:
             dtype = m.dtype if m.is_floating_point() else torch.float64
         self.matrix = m.to(dtype=dtype, device=device if device is not None else m.device)

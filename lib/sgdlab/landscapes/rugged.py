@@ -30,13 +30,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dynamics._validate import real_array
+
 __all__ = ["RuggedBowl", "GaussianDip", "QuarticWell"]
 
 
 def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} must be a finite number > 0")
     return float(value)
+
+
+def _points(x) -> np.ndarray:
+    """Evaluation points as a float array; ``ValueError`` naming ``x`` for non-numeric or non-finite input."""
+    return real_array(x, "x")
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class RuggedBowl:
 
     def value(self, x) -> np.ndarray:
         """:math:`f(x)`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         s, _, _ = self._step(np.abs(x))
         return 0.5 * x * x + self.amplitude * s * np.sin(np.pi * x / self.period) ** 2
 
@@ -99,7 +107,7 @@ class RuggedBowl:
         Written for speed (it is the inner loop of every simulation of part 3): the smoothstep's
         derivative :math:`6t(1-t)/d` vanishes by itself where :math:`t` is clipped to 0 or 1.
         """
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         t = np.clip((np.abs(x) - self.radius) / self.width, 0.0, 1.0)
         kx = (math.pi / self.period) * x
         s1 = np.sin(kx)
@@ -112,7 +120,7 @@ class RuggedBowl:
     def hess(self, x) -> np.ndarray:
         """:math:`f''(x)`, elementwise (exact away from :math:`|x| = r` and :math:`|x| = r+d`, where
         the C¹ smoothstep's second derivative jumps; there the value outside the band is returned)."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         s, ds, d2s = self._step(np.abs(x))
         k = np.pi / self.period
         sin2 = np.sin(k * x) ** 2
@@ -158,7 +166,8 @@ class GaussianDip:
     def __post_init__(self):
         _positive("depth", self.depth)
         _positive("width", self.width)
-        if not (isinstance(self.centre, (int, float, np.floating)) and math.isfinite(self.centre)):
+        if isinstance(self.centre, (bool, np.bool_)) or not isinstance(self.centre, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(self.centre):
             raise ValueError(f"centre={self.centre!r} must be a finite number")
 
     def _g(self, x):
@@ -167,19 +176,19 @@ class GaussianDip:
 
     def value(self, x) -> np.ndarray:
         """:math:`f(x)`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         _, g = self._g(x)
         return 0.5 * x * x - g
 
     def grad(self, x) -> np.ndarray:
         """:math:`f'(x) = x + a (x-c)/w^2\\, e^{-(x-c)^2/(2w^2)}`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         z, g = self._g(x)
         return x + g * z / self.width
 
     def hess(self, x) -> np.ndarray:
         """:math:`f''(x) = 1 + a (1 - z^2)/w^2\\, e^{-z^2/2}` with :math:`z=(x-c)/w`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         z, g = self._g(x)
         return 1.0 + g * (1.0 - z * z) / self.width**2
 
@@ -196,17 +205,17 @@ class QuarticWell:
 
     def value(self, x) -> np.ndarray:
         """:math:`f(x)`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         return 0.25 * x**4 - 0.5 * x**2
 
     def grad(self, x) -> np.ndarray:
         """:math:`f'(x) = x^3 - x`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         return x**3 - x
 
     def hess(self, x) -> np.ndarray:
         """:math:`f''(x) = 3x^2 - 1`, elementwise."""
-        x = np.asarray(x, dtype=float)
+        x = _points(x)
         return 3.0 * x**2 - 1.0
 
     @staticmethod

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._scaling import _batch_array
+from ._scaling import _batch_array, _batch_ints
+from ._validate import design, eigs_psd, integer, real_array, real_scalar
 
 _OPTIMIZERS = ("adam", "sgd")
 
 
 def _int_positive(name: str, value) -> int:
-    if not (isinstance(value, (int, np.integer)) and value >= 1):
-        raise ValueError(f"{name}={value!r} must be a positive integer")
-    return int(value)
+    return integer(value, name)
 
 
 def lr_sweep_least_squares(
@@ -82,37 +81,38 @@ def lr_sweep_least_squares(
     ----------
     Kingma & Ba (ICLR 2015), Algorithm 1. Used in *Adaptive methods* (part 5) for claim P5.C4.
     """
-    if optimizer not in _OPTIMIZERS:
+    if not isinstance(optimizer, str) or optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r} is unknown; allowed: {', '.join(_OPTIMIZERS)}")
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError("x must have shape (N, P) and y shape (N,)")
+    x = design(x)
+    y = real_array(y, "y")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must have shape ({x.shape[0]},) (one target per row of x), got {y.shape}")
     steps = _int_positive("steps", steps)
     record_every = _int_positive("record_every", record_every)
-    if not 0 < average_last <= 1:
-        raise ValueError(f"average_last={average_last!r} must lie in (0, 1]")
-    b1, b2 = (float(b) for b in betas)
-    if not (0 <= b1 < 1 and 0 <= b2 < 1):
-        raise ValueError(f"betas={betas!r} must lie in [0, 1)")
-    if not eps >= 0:
-        raise ValueError(f"eps={eps!r} must be >= 0")
-    seeds = [int(s) for s in np.atleast_1d(seeds)]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    average_last = real_scalar(average_last, "average_last", low=0.0, low_open=True, high=1.0)
+    b_arr = real_array(betas, "betas", ndim=1, low=0.0, high=1.0, high_open=True)
+    if b_arr.shape != (2,):
+        raise ValueError(f"betas={betas!r} must be a pair (beta1, beta2) in [0, 1)")
+    b1, b2 = (float(b) for b in b_arr)
+    eps = real_scalar(eps, "eps", low=0.0)
+    blowup = real_scalar(blowup, "blowup", low=1.0, low_open=True)
+    seed_arr = np.atleast_1d(real_array(seeds, "seeds", ndim=None))
+    if seed_arr.ndim != 1 or seed_arr.size == 0 or np.any(seed_arr != np.round(seed_arr)) or np.any(seed_arr < 0):
+        raise ValueError(f"seeds={seeds!r} must be a non-empty sequence of integers >= 0")
+    seeds = [int(s) for s in seed_arr]
     n, p = x.shape
-    bs = np.atleast_1d(_batch_array(batch_sizes)).astype(int)
-    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
+    bs = np.atleast_1d(_batch_ints(batch_sizes, "batch_sizes"))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_sizes must be an integer or a 1-d array, got shape {bs.shape}")
+    lrs = np.atleast_1d(real_array(lrs, "lrs", low=0.0, low_open=True))
     if lrs.ndim == 1:
         lrs = np.broadcast_to(lrs[None, :], (bs.size, lrs.size))
-    if lrs.ndim != 2 or lrs.shape[0] != bs.size:
-        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k)")
-    if np.any(~(lrs > 0)):
-        raise ValueError("lrs must be > 0")
+    if lrs.ndim != 2 or lrs.shape[0] != bs.size or lrs.shape[1] == 0:
+        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k) with k >= 1, got {lrs.shape}")
     k, S = lrs.shape[1], len(seeds)
-    w0 = np.zeros(p) if w0 is None else np.asarray(w0, dtype=np.float64)
+    w0 = np.zeros(p) if w0 is None else real_array(w0, "w0")
     if w0.shape != (p,):
-        raise ValueError(f"w0 must have shape ({p},)")
+        raise ValueError(f"w0 must have shape ({p},), got {w0.shape}")
 
     h = x.T @ x / n
     w_hat = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -138,28 +138,29 @@ def lr_sweep_least_squares(
         lr_b.append(lrs[i][None, None, :])
         acc.append(np.zeros((S, k)))
         dead.append(np.zeros((S, k), dtype=bool))
-    for t in range(steps):
-        bc1, bc2 = 1 - b1 ** (t + 1), 1 - b2 ** (t + 1)
-        for i, b in enumerate(bs):
-            xb = x[idxs[i][t]]  # (S, B, P)
-            r = xb @ ws[i] - y[idxs[i][t]][:, :, None]  # (S, B, k)
-            g = np.swapaxes(xb, 1, 2) @ r / b  # (S, P, k)
-            if optimizer == "sgd":
-                ws[i] -= lr_b[i] * g
-            else:
-                ms[i] = b1 * ms[i] + (1 - b1) * g
-                vs[i] = b2 * vs[i] + (1 - b2) * g * g
-                ws[i] -= lr_b[i] * (ms[i] / bc1) / (np.sqrt(vs[i] / bc2) + eps)
-            if (t + 1) % record_every == 0 or t in rec_set:
-                e = ws[i] - w_hat[None, :, None]
-                with np.errstate(over="ignore", invalid="ignore"):
-                    ex = 0.5 * np.einsum("spk,spk->sk", e, h @ e)
-                bad = ~np.isfinite(ex) | (ex > limit)
-                if bad.any():
-                    dead[i] |= bad
-                    ws[i][np.broadcast_to(dead[i][:, None, :], ws[i].shape)] = 0.0
-                if t in rec_set:
-                    acc[i] += np.where(dead[i], 0.0, ex)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows before it is frozen
+        for t in range(steps):
+            bc1, bc2 = 1 - b1 ** (t + 1), 1 - b2 ** (t + 1)
+            for i, b in enumerate(bs):
+                xb = x[idxs[i][t]]  # (S, B, P)
+                r = xb @ ws[i] - y[idxs[i][t]][:, :, None]  # (S, B, k)
+                g = np.swapaxes(xb, 1, 2) @ r / b  # (S, P, k)
+                if optimizer == "sgd":
+                    ws[i] -= lr_b[i] * g
+                else:
+                    ms[i] = b1 * ms[i] + (1 - b1) * g
+                    vs[i] = b2 * vs[i] + (1 - b2) * g * g
+                    ws[i] -= lr_b[i] * (ms[i] / bc1) / (np.sqrt(vs[i] / bc2) + eps)
+                if (t + 1) % record_every == 0 or t in rec_set:
+                    e = ws[i] - w_hat[None, :, None]
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        ex = 0.5 * np.einsum("spk,spk->sk", e, h @ e)
+                    bad = ~np.isfinite(ex) | (ex > limit)
+                    if bad.any():
+                        dead[i] |= bad
+                        ws[i][np.broadcast_to(dead[i][:, None, :], ws[i].shape)] = 0.0
+                    if t in rec_set:
+                        acc[i] += np.where(dead[i], 0.0, ex)
     excess = np.empty((bs.size, k, S))
     diverged = np.empty((bs.size, k, S), dtype=bool)
     for i in range(bs.size):
@@ -195,13 +196,21 @@ def largest_usable_lr(lrs, excess, threshold) -> dict:
 
     Used in *Adaptive methods* (part 5).
     """
-    excess = np.asarray(excess, dtype=np.float64)
-    lrs = np.broadcast_to(np.asarray(lrs, dtype=np.float64), excess.shape)
+    excess = real_array(excess, "excess", finite=False)
+    if excess.ndim == 0 or excess.shape[-1] == 0:
+        raise ValueError(f"excess must have a non-empty last axis (one value per learning rate), got {excess.shape}")
+    lrs = real_array(lrs, "lrs", low=0.0, low_open=True)
+    try:
+        lrs = np.broadcast_to(lrs, excess.shape)
+    except ValueError:
+        raise ValueError(f"lrs (shape {lrs.shape}) must broadcast to excess's shape {excess.shape}") from None
     if np.any(np.diff(lrs, axis=-1) <= 0):
         raise ValueError("lrs must be strictly increasing along the last axis")
-    thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), excess.shape[:-1])
-    if np.any(~(thr > 0)):
-        raise ValueError("threshold must be > 0")
+    thr = real_array(threshold, "threshold", low=0.0, low_open=True)
+    try:
+        thr = np.broadcast_to(thr, excess.shape[:-1])
+    except ValueError:
+        raise ValueError(f"threshold (shape {thr.shape}) must broadcast to {excess.shape[:-1]}") from None
     flat_e = excess.reshape(-1, excess.shape[-1])
     flat_l = lrs.reshape(-1, excess.shape[-1])
     flat_t = thr.reshape(-1)
@@ -250,14 +259,13 @@ def ms_excess_ratio(lr, batch_size, eigs) -> np.ndarray:
     Our derivation, extending the mean-square threshold of :func:`ms_threshold` with label noise.
     Used in *Adaptive methods* (part 5).
     """
-    lam = np.asarray(eigs, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0 or np.any(lam < 0):
-        raise ValueError("eigs must be a non-empty 1-d array of eigenvalues >= 0")
-    a = np.asarray(lr, dtype=np.float64)
-    if np.any(~(a >= 0)):
-        raise ValueError("lr must be >= 0")
+    lam = eigs_psd(eigs, one_positive=False)
+    a = real_array(lr, "lr", low=0.0)
     b = _batch_array(batch_size)
-    a, b = np.broadcast_arrays(a, b)
+    try:
+        a, b = np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(f"lr (shape {a.shape}) and batch_size (shape {b.shape}) must broadcast together") from None
     c = 1 + 1 / b
     den = 2 - a[..., None] * lam * c[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -286,11 +294,9 @@ def ms_usable_lr(batch_size, eigs, *, ratio: float = 1.0, tol: float = 1e-13) ->
     ----------
     Our derivation (see :func:`ms_excess_ratio`). Used in *Adaptive methods* (part 5).
     """
-    lam = np.asarray(eigs, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0 or np.any(lam < 0) or not np.any(lam > 0):
-        raise ValueError("eigs must be a non-empty 1-d array of eigenvalues >= 0, one of them > 0")
-    if not (np.isfinite(ratio) and ratio > 0):
-        raise ValueError(f"ratio={ratio!r} must be a finite number > 0")
+    lam = eigs_psd(eigs)
+    ratio = real_scalar(ratio, "ratio", low=0.0, low_open=True)
+    tol = real_scalar(tol, "tol", low=0.0, low_open=True, high=1.0, high_open=True)
     b = _batch_array(batch_size)
     target = ratio / (1 + ratio)
     c = 1 + 1 / b
@@ -335,11 +341,13 @@ def adam_usable_lr_frozen(batch_size, cov, loss_min: float, *, ratio: float = 1.
     Granziol, Zohren & Roberts (JMLR 2022) derive ``√B`` scaling from ``v ≈ s_g²/B`` (our reconstruction);
     this closed form is our derivation. Used in *Adaptive methods* (part 5).
     """
-    h = np.asarray(cov, dtype=np.float64)
-    if h.ndim != 2 or h.shape[0] != h.shape[1] or np.any(np.diag(h) <= 0):
-        raise ValueError("cov must be a square matrix with a positive diagonal")
-    if not (np.isfinite(loss_min) and loss_min > 0):
-        raise ValueError(f"loss_min={loss_min!r} must be a finite number > 0")
+    h = real_array(cov, "cov", ndim=2)
+    if h.shape[0] != h.shape[1] or h.shape[0] == 0 or np.any(np.diag(h) <= 0):
+        raise ValueError(f"cov must be a non-empty square matrix with a positive diagonal, got shape {h.shape}")
+    if not np.allclose(h, h.T, rtol=1e-10, atol=0.0):
+        raise ValueError("cov must be symmetric")
+    loss_min = real_scalar(loss_min, "loss_min", low=0.0, low_open=True)
+    ratio = real_scalar(ratio, "ratio", low=0.0, low_open=True)
     d = 1 / np.sqrt(np.diag(h))
     corr = np.linalg.eigvalsh(d[:, None] * h * d[None, :])
     corr = np.clip(corr, 0.0, None)

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import real_array, real_scalar
+
 
 def _positive(name: str, value) -> float:
-    v = float(value)
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{name}={value!r} must be a finite number > 0")
-    return v
+    return real_scalar(value, name, low=0.0, low_open=True)
+
+
+def _points(z, name: str = "z", *, nonzero: bool = False) -> np.ndarray:
+    """Evaluation points (real or complex), finite; ``ValueError`` naming ``name`` otherwise."""
+    arr = real_array(z, name, complex_ok=True)
+    if nonzero and np.any(arr == 0):
+        raise ValueError(f"{name} must be non-zero (the transform has a pole or an atom at 0)")
+    return arr
 
 
 def _sqrt_branch(z: np.ndarray, a: float, b: float) -> np.ndarray:
@@ -43,7 +50,7 @@ def semicircle_density(x, sigma: float = 1.0) -> np.ndarray:
     *Random-matrix tools*.
     """
     s = _positive("sigma", sigma)
-    x = np.asarray(x, dtype=np.float64)
+    x = real_array(x, "x", finite=False)
     return np.sqrt(np.clip(4 * s**2 - x**2, 0.0, None)) / (2 * np.pi * s**2)
 
 
@@ -61,7 +68,7 @@ def semicircle_stieltjes(z, sigma: float = 1.0) -> np.ndarray:
         Scale ``σ > 0``.
     """
     s = _positive("sigma", sigma)
-    z = np.asarray(z, dtype=np.complex128)
+    z = _points(z).astype(np.complex128)
     g = (z - _sqrt_branch(z, -2 * s, 2 * s)) / (2 * s**2)
     return g
 
@@ -69,7 +76,7 @@ def semicircle_stieltjes(z, sigma: float = 1.0) -> np.ndarray:
 def semicircle_r_transform(g, sigma: float = 1.0) -> np.ndarray:
     """R-transform ``R(g) = σ² g`` of the semicircle (``G⁻¹(g) = 1/g + R(g)``)."""
     s = _positive("sigma", sigma)
-    return s**2 * np.asarray(g)
+    return s**2 * _points(g, "g")
 
 
 # --------------------------------------------------------------------------- Marchenko–Pastur
@@ -104,7 +111,7 @@ def mp_density(x, ratio: float, scale: float = 1.0) -> np.ndarray:
     q = _positive("ratio", ratio)
     s2 = _positive("scale", scale)
     a, b = mp_edges(q, s2)
-    x = np.asarray(x, dtype=np.float64)
+    x = real_array(x, "x", finite=False)
     out = np.zeros_like(x)
     inside = (x > a) & (x < b)
     xi = x[inside]
@@ -121,7 +128,7 @@ def mp_stieltjes(z, ratio: float, scale: float = 1.0) -> np.ndarray:
     q = _positive("ratio", ratio)
     s2 = _positive("scale", scale)
     a, b = mp_edges(q, s2)
-    z = np.asarray(z, dtype=np.complex128)
+    z = _points(z, nonzero=True).astype(np.complex128)
     return (z - s2 * (1 - q) - _sqrt_branch(z, a, b)) / (2 * q * s2 * z)
 
 
@@ -135,8 +142,14 @@ def empirical_stieltjes(z, eigs) -> np.ndarray:
     eigs : array_like, shape (P,) or (..., P)
         Eigenvalues; leading axes broadcast against ``z``'s shape with a trailing axis.
     """
-    e = np.asarray(eigs, dtype=np.float64)
+    e = real_array(eigs, "eigs")
     if e.ndim == 0 or e.shape[-1] == 0:
         raise ValueError("eigs must hold at least one eigenvalue")
-    z = np.asarray(z)
+    z = _points(z)
+    try:
+        np.broadcast_shapes(z.shape + (1,), e.shape)
+    except ValueError:
+        raise ValueError(f"eigs of shape {e.shape} does not broadcast against z of shape {z.shape}") from None
+    if np.any(z[..., None] == e):
+        raise ValueError("z must not coincide with an eigenvalue in eigs (a pole of G)")
     return np.mean(1.0 / (z[..., None] - e), axis=-1)

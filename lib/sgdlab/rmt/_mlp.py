@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import integer, integer_array, real_array, real_scalar, seed as _seed
+
 
 @dataclass(frozen=True)
 class TanhMLP:
@@ -37,9 +39,7 @@ class TanhMLP:
 
     def __post_init__(self):
         for name in ("n_in", "n_hidden", "n_classes"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise ValueError(f"{name}={v!r} must be a positive integer")
+            integer(getattr(self, name), name)
 
     @property
     def dim(self) -> int:
@@ -48,14 +48,14 @@ class TanhMLP:
     # ------------------------------------------------------------------ parameters
     def init(self, seed: int = 0) -> np.ndarray:
         """PyTorch's default ``nn.Linear`` initialisation: ``U(−1/√fan_in, 1/√fan_in)`` for weights and biases."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_seed(seed))
         w1 = rng.uniform(-1, 1, (self.n_hidden, self.n_in + 1)) / np.sqrt(self.n_in)
         w2 = rng.uniform(-1, 1, (self.n_classes, self.n_hidden + 1)) / np.sqrt(self.n_hidden)
         return np.concatenate([w1.ravel(), w2.ravel()])
 
     def unpack(self, theta) -> tuple[np.ndarray, np.ndarray]:
         """``(W̃₁, W̃₂)`` views of the flat parameter vector."""
-        theta = np.asarray(theta, dtype=np.float64)
+        theta = real_array(theta, "theta", finite=False)
         if theta.shape != (self.dim,):
             raise ValueError(f"theta must have shape ({self.dim},), got {theta.shape}")
         n1 = self.n_hidden * (self.n_in + 1)
@@ -63,14 +63,14 @@ class TanhMLP:
                 theta[n1:].reshape(self.n_classes, self.n_hidden + 1))
 
     def _check_data(self, x, y):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y)
+        x = real_array(x, "x")
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise ValueError(f"x must have shape (n, {self.n_in}), got {x.shape}")
+        y = real_array(y, "y")
         if y.shape != (x.shape[0],) or x.shape[0] < 1:
             raise ValueError("y must be a 1-d array of labels with one entry per row of x")
-        if np.any((y < 0) | (y >= self.n_classes)):
-            raise ValueError(f"labels must lie in [0, {self.n_classes})")
+        if np.any(y != np.round(y)) or np.any((y < 0) | (y >= self.n_classes)):
+            raise ValueError(f"y: labels must be integers in [0, {self.n_classes})")
         return x, y.astype(np.int64)
 
     def _forward(self, theta, x, y):
@@ -220,19 +220,20 @@ class TanhMLP:
     def train_sgd(self, theta, x, y, *, lr: float, batch_size: int, epochs: int, seed: int = 0) -> np.ndarray:
         """Plain SGD with random reshuffling for ``epochs`` epochs; returns the new parameters."""
         x, y = self._check_data(x, y)
-        if not lr > 0:
-            raise ValueError(f"lr={lr!r} must be > 0")
-        if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-            raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
-        if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
-            raise ValueError(f"epochs={epochs!r} must be an integer >= 0")
-        rng = np.random.default_rng(seed)
-        theta = np.array(theta, dtype=np.float64)
-        for _ in range(epochs):
-            perm = rng.permutation(len(y))
-            for i in range(0, len(y), batch_size):
-                idx = perm[i:i + batch_size]
-                theta -= lr * self.grad(theta, x[idx], y[idx])
+        lr = real_scalar(lr, "lr", low=0.0, low_open=True)
+        batch_size = integer(batch_size, "batch_size")
+        epochs = integer(epochs, "epochs", low=0)
+        rng = np.random.default_rng(_seed(seed))
+        theta = real_array(theta, "theta").copy()
+        self.unpack(theta)  # checks the shape
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(epochs):
+                perm = rng.permutation(len(y))
+                for i in range(0, len(y), batch_size):
+                    idx = perm[i:i + batch_size]
+                    theta -= lr * self.grad(theta, x[idx], y[idx])
+                    if not np.all(np.isfinite(theta)):  # diverged: report +-inf, never NaN
+                        return np.where(np.isnan(theta), np.inf, theta)
         return theta
 
 
@@ -255,11 +256,12 @@ def batch_hessian_fluctuation(batch_size, *, per_sample_sqnorm_mean: float, full
 
     Used in *The batch Hessian as a spiked matrix* (claim P5.C2).
     """
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 2):
-        raise ValueError(f"n_samples={n_samples!r} must be an integer >= 2")
-    b = np.asarray(batch_size, dtype=np.float64)
+    n_samples = integer(n_samples, "n_samples", low=2)
+    b = real_array(batch_size, "batch_size")
     if np.any((b < 1) | (b > n_samples)):
         raise ValueError(f"batch_size must lie in [1, n_samples={n_samples}]")
+    per_sample_sqnorm_mean = real_scalar(per_sample_sqnorm_mean, "per_sample_sqnorm_mean", low=0.0)
+    full_sqnorm = real_scalar(full_sqnorm, "full_sqnorm", low=0.0)
     var = per_sample_sqnorm_mean - full_sqnorm
     if var < -1e-9 * max(1.0, abs(per_sample_sqnorm_mean)):
         raise ValueError("per_sample_sqnorm_mean must be >= full_sqnorm (a mean of squares)")
@@ -294,15 +296,21 @@ def sample_batch_hessians(net: TanhMLP, theta, x, y, batch_sizes, *, draws: int 
 
     Used in *The batch Hessian as a spiked matrix* (claims P5.C2, P5.C6).
     """
+    if not isinstance(net, TanhMLP):
+        raise ValueError(f"net must be a TanhMLP, got {type(net).__name__}")
     x, y = net._check_data(x, y)
+    net.unpack(theta)
     n = len(y)
-    bs = [int(b) for b in np.atleast_1d(batch_sizes)]
-    if any(b < 1 or b > n for b in bs):
-        raise ValueError(f"batch_sizes must lie in [1, {n}]")
-    nd = [draws] * len(bs) if np.ndim(draws) == 0 else list(draws)
-    if len(nd) != len(bs) or any(int(d) < 1 for d in nd):
+    bs_arr = np.atleast_1d(integer_array(batch_sizes, "batch_sizes", low=1, high=n))
+    if bs_arr.ndim != 1:
+        raise ValueError(f"batch_sizes must be an integer or a 1-d array, got shape {bs_arr.shape}")
+    bs = [int(b) for b in bs_arr]
+    d_arr = np.atleast_1d(integer_array(draws, "draws", low=1))
+    if d_arr.ndim != 1 or (np.ndim(draws) != 0 and d_arr.size != len(bs)):
         raise ValueError("draws must be a positive integer or one per batch size")
-    rng = np.random.default_rng(seed)
+    nd = [draws] * len(bs) if np.ndim(draws) == 0 else list(draws)
+    spectrum_draws = integer(spectrum_draws, "spectrum_draws", low=0)
+    rng = np.random.default_rng(_seed(seed))
     h = net.hessian(theta, x, y, gauss_newton=gauss_newton)
     eigs, vecs = np.linalg.eigh(h)
     out = {"hessian": h, "eigs": eigs, "vecs": vecs, "batch_sizes": np.array(bs),
@@ -344,7 +352,10 @@ def second_order_shift(eigs, vecs, eps) -> float:
 
     Used in *The batch Hessian as a spiked matrix* (claim P5.C6).
     """
-    eigs = np.asarray(eigs, dtype=np.float64)
+    eigs, vecs = _eigh_pair(eigs, vecs)
+    eps = real_array(eps, "eps", ndim=2)
+    if eps.shape != vecs.shape:
+        raise ValueError(f"eps must have shape {vecs.shape}, got {eps.shape}")
     u1 = vecs[:, -1]
     c = vecs.T @ (eps @ u1)
     gaps = eigs[-1] - eigs[:-1]
@@ -384,13 +395,12 @@ def field_dependent_shift(eigs, vecs, per_sample_hu, batch_size, *, n_samples: i
     matrix theory", abstract); this second-order form is our reconstruction. Used in *The batch Hessian
     as a spiked matrix*.
     """
-    eigs = np.asarray(eigs, dtype=np.float64)
-    hu = np.asarray(per_sample_hu, dtype=np.float64)
-    if hu.ndim != 2 or hu.shape[1] != eigs.size:
-        raise ValueError(f"per_sample_hu must have shape (N, {eigs.size})")
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 2):
-        raise ValueError(f"n_samples={n_samples!r} must be an integer >= 2")
-    b = np.asarray(batch_size, dtype=np.float64)
+    eigs, vecs = _eigh_pair(eigs, vecs)
+    hu = real_array(per_sample_hu, "per_sample_hu")
+    if hu.ndim != 2 or hu.shape[1] != eigs.size or hu.shape[0] < 1:
+        raise ValueError(f"per_sample_hu must have shape (N, {eigs.size}), got {hu.shape}")
+    n_samples = integer(n_samples, "n_samples", low=2)
+    b = real_array(batch_size, "batch_size")
     if np.any((b < 1) | (b > n_samples)):
         raise ValueError(f"batch_size must lie in [1, n_samples={n_samples}]")
     gaps = eigs[-1] - eigs[:-1]
@@ -400,3 +410,14 @@ def field_dependent_shift(eigs, vecs, per_sample_hu, batch_size, *, n_samples: i
     v = np.mean(c**2, axis=0)
     f_b = (1 / b - 1 / n_samples) * n_samples / (n_samples - 1)
     return f_b * float(np.sum(v[:-1] / gaps))
+
+
+def _eigh_pair(eigs, vecs) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``numpy.linalg.eigh`` output: ``eigs`` finite, shape (P,), ``vecs`` finite, shape (P, P)."""
+    eigs = real_array(eigs, "eigs", ndim=1)
+    if eigs.size < 2:
+        raise ValueError(f"eigs must hold at least two eigenvalues, got {eigs.size}")
+    vecs = real_array(vecs, "vecs", ndim=2)
+    if vecs.shape != (eigs.size, eigs.size):
+        raise ValueError(f"vecs must have shape ({eigs.size}, {eigs.size}), got {vecs.shape}")
+    return eigs, vecs

@@ -21,15 +21,23 @@ from __future__ import annotations
 import numpy as np
 
 from ._laws import _positive
+from ._validate import design, eigs_psd, integer, integer_array, real_array, real_scalar, seed as _seed
 
 
-def _batch_array(batch_size, n_samples=None) -> np.ndarray:
-    b = np.asarray(batch_size, dtype=np.float64)
-    if np.any(~(b >= 1)):
-        raise ValueError("batch_size must be >= 1")
-    if n_samples is not None and np.any(b > n_samples):
-        raise ValueError(f"batch_size must be <= n_samples={n_samples}")
+def _batch_array(batch_size, n_samples=None, name: str = "batch_size") -> np.ndarray:
+    b = real_array(batch_size, name, low=1.0)
+    if b.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if n_samples is not None:
+        n_samples = integer(n_samples, "n_samples")
+        if np.any(b > n_samples):
+            raise ValueError(f"{name} must be <= n_samples={n_samples}")
     return b
+
+
+def _batch_ints(batch_size, name: str = "batch_size") -> np.ndarray:
+    """Integer batch sizes >= 1 (any shape, non-empty) as an int array."""
+    return integer_array(batch_size, name).astype(int)
 
 
 # --------------------------------------------------------------------------- the paper's rule
@@ -59,10 +67,8 @@ def max_lr_sgd(batch_size, *, eig: float, dim: int, element_var: float, n_sample
     *Learning rate versus batch size (SGD)*.
     """
     lam = _positive("eig", eig)
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"dim={dim!r} must be a positive integer")
-    if not element_var >= 0:
-        raise ValueError(f"element_var={element_var!r} must be >= 0")
+    dim = integer(dim, "dim")
+    element_var = real_scalar(element_var, "element_var", low=0.0)
     b = _batch_array(batch_size, n_samples)
     inv_n = 0.0 if n_samples is None else 1.0 / n_samples
     return 2.0 / (lam + dim * element_var * (1.0 / b - inv_n) / lam)
@@ -71,8 +77,8 @@ def max_lr_sgd(batch_size, *, eig: float, dim: int, element_var: float, n_sample
 def critical_batch_size(*, eig: float, dim: int, element_var: float) -> float:
     """Crossover batch ``B* = Pσ²/λ²`` of :func:`max_lr_sgd` (there ``α_max`` is half its limit)."""
     lam = _positive("eig", eig)
-    if not element_var >= 0:
-        raise ValueError(f"element_var={element_var!r} must be >= 0")
+    dim = integer(dim, "dim")
+    element_var = real_scalar(element_var, "element_var", low=0.0)
     return dim * element_var / lam**2
 
 
@@ -90,10 +96,9 @@ def max_lr_adam(
     Granziol, Zohren & Roberts (JMLR 2022): square-root scaling for adaptive methods (reconstructed
     derivation). Used in *Adaptive methods*.
     """
-    if not grad_var >= 0:
-        raise ValueError(f"grad_var={grad_var!r} must be >= 0")
-    if not eps >= 0:
-        raise ValueError(f"eps={eps!r} must be >= 0")
+    grad_var = real_scalar(grad_var, "grad_var", low=0.0)
+    grad_mean = real_scalar(grad_mean, "grad_mean")
+    eps = real_scalar(eps, "eps", low=0.0)
     b = _batch_array(batch_size)
     sgd = max_lr_sgd(b, eig=eig, dim=dim, element_var=element_var)
     return (np.sqrt(grad_mean**2 + grad_var / b) + eps) * sgd
@@ -124,10 +129,9 @@ def ms_threshold(batch_size, eigs, *, tol: float = 1e-13) -> np.ndarray:
     Our derivation — not in the paper, which uses ``2/λ_max(H_B)``. Used in
     *Learning rate versus batch size (SGD)*.
     """
-    lam = np.asarray(eigs, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0 or np.any(lam < 0) or not np.any(lam > 0):
-        raise ValueError("eigs must be a non-empty 1-d array of eigenvalues >= 0, one of them > 0")
+    lam = eigs_psd(eigs)
     b = _batch_array(batch_size)
+    tol = real_scalar(tol, "tol", low=0.0, low_open=True, high=1.0, high_open=True)
     c = 1.0 + 1.0 / b
     lo = np.zeros_like(b)
     hi = 2.0 / (lam.max() * c)
@@ -178,10 +182,12 @@ def ms_threshold_empirical(x, batch_size) -> np.ndarray:
     """
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
+    x = design(x)
     bs = np.atleast_1d(_batch_array(batch_size))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_size must be a number or a 1-d array, got shape {bs.shape}")
+    if not np.any(x):
+        raise ValueError("x must not be all zeros (H = 0 has no threshold)")
     lam, z = _range_basis(x)
     r, n = lam.size, z.shape[0]
     a_inv_sqrt = 1.0 / np.sqrt(lam[:, None] + lam[None, :])
@@ -212,12 +218,12 @@ def expected_top_eig(x, batch_size, *, draws: int = 32, seed: int = 0) -> np.nda
 
     Used in *Learning rate versus batch size (SGD)* for the heuristic ``2/E[λ_max(H_B)]``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
-    if not (isinstance(draws, (int, np.integer)) and draws >= 1):
-        raise ValueError(f"draws={draws!r} must be a positive integer")
-    bs = np.atleast_1d(_batch_array(batch_size)).astype(int)
+    x = design(x)
+    draws = integer(draws, "draws")
+    bs = np.atleast_1d(_batch_ints(batch_size))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_size must be an integer or a 1-d array, got shape {bs.shape}")
+    seed = _seed(seed)
     rng = np.random.default_rng(seed)
     n, p = x.shape
     out = np.empty((bs.size, draws))
@@ -231,10 +237,86 @@ def expected_top_eig(x, batch_size, *, draws: int = 32, seed: int = 0) -> np.nda
 
 # --------------------------------------------------------------------------- Lyapunov threshold
 def _per_batch(name: str, value, shape) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(value), shape)
+    arr = real_array(value, name)
+    try:
+        arr = np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer or one integer per batch size (shape {shape})") from None
     if np.any(arr != np.round(arr)):
         raise ValueError(f"{name}={value!r} must be integer(s)")
     return arr.astype(int)
+
+
+def _lyapunov_args(x, batch_size, lrs, momentum, steps, burn, renorm_every):
+    """Validate the arguments of :func:`lyapunov_exponents`; returns them in working form."""
+    x = design(x)
+    renorm_every = integer(renorm_every, "renorm_every")
+    beta = real_scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    bs = np.atleast_1d(_batch_ints(batch_size))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_size must be an integer or a 1-d array, got shape {bs.shape}")
+    steps = _per_batch("steps", steps, bs.shape)
+    burn = _per_batch("burn", burn, bs.shape)
+    if np.any(steps < 1):
+        raise ValueError(f"steps={steps!r} must be >= 1")
+    if np.any((burn < 0) | (burn >= steps)):
+        raise ValueError(f"burn={burn!r} must lie in [0, steps)")
+    lrs = np.atleast_1d(real_array(lrs, "lrs", low=0.0))
+    if lrs.ndim == 1:
+        lrs = np.broadcast_to(lrs[None, :], (bs.size, lrs.size))
+    if lrs.ndim != 2 or lrs.shape[0] != bs.size or lrs.shape[1] == 0:
+        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k) with k >= 1, got {lrs.shape}")
+    return x, bs, lrs, beta, steps, burn, renorm_every
+
+
+def _lyapunov_rows(x, bs, lrs, row_seeds, beta, steps, burn, renorm_every) -> np.ndarray:
+    """The time loop of :func:`lyapunov_exponents`, one row per (batch size, seed) pair.
+
+    Row ``i`` uses the stream ``default_rng([row_seeds[i], bs[i]])``. A column whose state overflows
+    float64 (or turns non-finite) is frozen and reported with exponent ``+inf``.
+    """
+    n, p = x.shape
+    k = lrs.shape[1]
+    es, prevs, idxs = [], [], []
+    for b, t_b, s in zip(bs, steps, row_seeds):
+        rng = np.random.default_rng([int(s), int(b)])
+        e = rng.standard_normal((p, 1)) * np.ones((1, k))
+        es.append(e / np.linalg.norm(e, axis=0))
+        prevs.append(es[-1])
+        idxs.append(rng.integers(n, size=(t_b, b)))
+    acc = np.zeros((bs.size, k))
+    dead = np.zeros((bs.size, k), dtype=bool)
+    scales = lrs / bs[:, None]
+    tiny = np.finfo(np.float64).tiny
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(steps.max())):
+            for i in range(bs.size):
+                if t >= steps[i]:
+                    continue
+                y = x[idxs[i][t]]
+                e_prev = es[i]
+                e = e_prev - (y.T @ (y @ e_prev)) * scales[i]
+                if beta:
+                    e += beta * (e_prev - prevs[i])
+                if (t + 1) % renorm_every == 0 or t + 1 == burn[i] or t + 1 == steps[i]:
+                    if beta:
+                        nrm = np.sqrt(np.sum(e**2, axis=0) + np.sum(e_prev**2, axis=0))
+                    else:
+                        nrm = np.linalg.norm(e, axis=0)
+                    bad = ~np.isfinite(nrm)
+                    if bad.any():  # overflow: the exponent exceeds what float64 can follow
+                        dead[i] |= bad
+                        nrm = np.where(bad, 1.0, nrm)
+                        e = np.where(bad, 0.0, e)
+                        e_prev = np.where(bad, 0.0, e_prev)
+                    nrm = np.maximum(nrm, tiny)
+                    if t >= burn[i]:
+                        acc[i] += np.log(nrm)
+                    e = e / nrm
+                    e_prev = e_prev / nrm
+                es[i], prevs[i] = e, e_prev
+    out = acc / (steps - burn)[:, None]
+    return np.where(dead, np.inf, out)
 
 
 def lyapunov_exponents(x, batch_size, lrs, *, momentum: float = 0.0, steps=1000, burn=200, seed: int = 0,
@@ -255,12 +337,14 @@ def lyapunov_exponents(x, batch_size, lrs, *, momentum: float = 0.0, steps=1000,
         Features; ``H_B = (1/B) Σ_{n ∈ batch} x_n x_nᵀ``.
     batch_size : int or array_like of int, shape (m,)
     lrs : array_like, shape (k,) or (m, k)
-        Learning rates (the same for every batch size, or one row per batch size).
+        Learning rates ``>= 0`` (the same for every batch size, or one row per batch size).
     momentum : float
         Heavy-ball β in [0, 1) (used by the synthesis chapter's heavy-ball threshold).
     steps, burn : int or array_like of int, shape (m,)
         Steps per batch size, of which the first ``burn`` are discarded. With rare large samples
         (heavy tails), ``steps · B`` should be many times ``N``.
+    seed : int
+        Base seed (``>= 0``).
     renorm_every : int
         The state is renormalised every ``renorm_every`` steps (and at ``burn``); the logarithms of
         the norms add up to the same sum.
@@ -268,67 +352,25 @@ def lyapunov_exponents(x, batch_size, lrs, *, momentum: float = 0.0, steps=1000,
     Returns
     -------
     ndarray, shape (m, k) (or (k,) for a scalar ``batch_size``)
-        ``(1/(steps − burn)) Σ_{burn ≤ t < steps} log(‖e_{t+1}‖/‖e_t‖)``.
+        ``(1/(steps − burn)) Σ_{burn ≤ t < steps} log(‖e_{t+1}‖/‖e_t‖)``; ``+inf`` where the state
+        overflowed float64 between two renormalisations (divergence faster than float64 can follow),
+        never NaN.
 
     Used by :func:`lyapunov_threshold` in *Learning rate versus batch size (SGD)*.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
-    if not (isinstance(renorm_every, (int, np.integer)) and renorm_every >= 1):
-        raise ValueError(f"renorm_every={renorm_every!r} must be a positive integer")
-    beta = float(momentum)
-    if not 0 <= beta < 1:
-        raise ValueError(f"momentum={momentum!r} must lie in [0, 1)")
     scalar = np.ndim(batch_size) == 0
-    bs = np.atleast_1d(_batch_array(batch_size)).astype(int)
-    steps = _per_batch("steps", steps, bs.shape)
-    burn = _per_batch("burn", burn, bs.shape)
-    if np.any(steps < 1):
-        raise ValueError(f"steps={steps!r} must be >= 1")
-    if np.any((burn < 0) | (burn >= steps)):
-        raise ValueError(f"burn={burn!r} must lie in [0, steps)")
-    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
-    if lrs.ndim == 1:
-        lrs = np.broadcast_to(lrs[None, :], (bs.size, lrs.size))
-    if lrs.ndim != 2 or lrs.shape[0] != bs.size:
-        raise ValueError(f"lrs must have shape (k,) or ({bs.size}, k)")
-    if np.any(~(lrs >= 0)):
-        raise ValueError("lrs must be >= 0")
-    n, p = x.shape
-    k = lrs.shape[1]
-    es, prevs, idxs = [], [], []
-    for b, t_b in zip(bs, steps):
-        rng = np.random.default_rng([seed, int(b)])
-        e = rng.standard_normal((p, 1)) * np.ones((1, k))
-        es.append(e / np.linalg.norm(e, axis=0))
-        prevs.append(es[-1])
-        idxs.append(rng.integers(n, size=(t_b, b)))
-    acc = np.zeros((bs.size, k))
-    scales = lrs / bs[:, None]
-    tiny = np.finfo(np.float64).tiny
-    for t in range(int(steps.max())):
-        for i in range(bs.size):
-            if t >= steps[i]:
-                continue
-            y = x[idxs[i][t]]
-            e_prev = es[i]
-            e = e_prev - (y.T @ (y @ e_prev)) * scales[i]
-            if beta:
-                e += beta * (e_prev - prevs[i])
-            if (t + 1) % renorm_every == 0 or t + 1 == burn[i] or t + 1 == steps[i]:
-                if beta:
-                    nrm = np.sqrt(np.sum(e**2, axis=0) + np.sum(e_prev**2, axis=0))
-                else:
-                    nrm = np.linalg.norm(e, axis=0)
-                nrm = np.maximum(nrm, tiny)
-                if t >= burn[i]:
-                    acc[i] += np.log(nrm)
-                e = e / nrm
-                e_prev = e_prev / nrm
-            es[i], prevs[i] = e, e_prev
-    out = acc / (steps - burn)[:, None]
+    x, bs, lrs, beta, steps, burn, renorm_every = _lyapunov_args(x, batch_size, lrs, momentum, steps, burn,
+                                                                 renorm_every)
+    seed = _seed(seed)
+    out = _lyapunov_rows(x, bs, lrs, np.full(bs.size, seed), beta, steps, burn, renorm_every)
     return out[0] if scalar else out
+
+
+def _chain_seed(seed: int, chain: int) -> int:
+    """Seed of chain ``chain`` of :func:`lyapunov_threshold` (chain 0 uses ``seed`` itself)."""
+    if chain == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(chain)]).generate_state(1)[0])
 
 
 def multisect_threshold(exponents, lo, hi, *, grid: int, rounds: int, widen: float, max_widen: int = 4) -> dict:
@@ -383,7 +425,7 @@ def multisect_threshold(exponents, lo, hi, *, grid: int, rounds: int, widen: flo
 
 def lyapunov_threshold(
     x, batch_sizes, *, lo=None, hi=None, grid: int = 6, rounds: int = 3,
-    steps=1000, burn=200, seed: int = 0,
+    steps=1000, burn=200, seed: int = 0, chains: int = 1, return_se: bool = False,
 ):
     """Largest learning rate with a negative top Lyapunov exponent of SGD on least squares.
 
@@ -391,8 +433,8 @@ def lyapunov_threshold(
     bracket (ends included), and the bracket shrinks to the first sign change; ``rounds`` rounds
     give a relative resolution of ``(hi/lo)^{1/(grid − 1)^rounds}``. The same batches are reused for
     every ``α`` (common random numbers), so the exponent is a fixed function of ``α`` per batch size.
-    All batch sizes advance in the same time loop and the brackets are updated as arrays over batch
-    sizes.
+    All batch sizes (and chains) advance in the same time loop and the brackets are updated as arrays
+    over batch sizes and chains.
 
     Parameters
     ----------
@@ -403,37 +445,79 @@ def lyapunov_threshold(
     lo, hi : array_like, optional
         Initial bracket per batch size (default ``[a/64, 4a]`` with ``a = min(2B/tr H, 2/λ_max)``).
         A side that does not bracket is widened by 16×, up to four times.
+    grid, rounds : int
+        Points per round (``>= 3``) and shrinking rounds (``>= 1``).
     steps, burn : int or array_like of int, shape (m,)
         See :func:`lyapunov_exponents`.
+    seed : int
+        Seed of chain 0 (``>= 0``); chain ``c > 0`` uses ``SeedSequence([seed, c])``.
+    chains : int
+        Independent chains (independent batches and starts) per batch size; each gets its own
+        threshold. The default 1 is the single chain of earlier versions, with identical results.
+    return_se : bool
+        Also return the standard error of ``"lr"`` over the chains (``inf`` for one chain).
 
     Returns
     -------
     dict
-        ``"lr"`` (geometric midpoint of the final bracket, shape (m,), ``nan`` where no bracket was
-        found), ``"lo"``, ``"hi"`` (final brackets: ``lo`` stable, ``hi`` unstable).
+        ``"lr"`` (shape (m,): the threshold, the mean over the chains; ``nan`` where no bracket was
+        found, see ``"found"``), ``"lo"``, ``"hi"`` (final brackets: ``lo`` stable, ``hi`` unstable; shape
+        (m,) for one chain, (chains, m) otherwise), ``"found"`` (bool, (m,): every chain bracketed the
+        threshold). With ``return_se=True`` also ``"se"`` (shape (m,): the sample standard deviation
+        of the chains' thresholds over ``√chains``) and ``"lr_chains"`` (shape (chains, m)).
 
     References
     ----------
     Stability of SGD as a product of random matrices: the quantity the
     paper's ``2/λ_max(H_B)`` rule stands in for. Used in *Learning rate versus batch size (SGD)*.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
-    bs = np.atleast_1d(_batch_array(batch_sizes)).astype(int)
-    if not (isinstance(grid, (int, np.integer)) and grid >= 3):
-        raise ValueError(f"grid={grid!r} must be an integer >= 3")
-    if not (isinstance(rounds, (int, np.integer)) and rounds >= 1):
-        raise ValueError(f"rounds={rounds!r} must be a positive integer")
+    x = design(x)
+    bs = np.atleast_1d(_batch_ints(batch_sizes, "batch_sizes"))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_sizes must be an integer or a 1-d array, got shape {bs.shape}")
+    grid = integer(grid, "grid", low=3)
+    rounds = integer(rounds, "rounds")
+    chains = integer(chains, "chains")
+    seed = _seed(seed)
+    if not isinstance(return_se, (bool, np.bool_)):
+        raise ValueError(f"return_se={return_se!r} must be a bool")
+    if not np.any(x):
+        raise ValueError("x must not be all zeros (H = 0 has no threshold)")
+    # validates steps and burn against the batch sizes
+    _, _, _, _, steps_b, burn_b, _ = _lyapunov_args(x, bs, np.ones(1), 0.0, steps, burn, 5)
     n, p = x.shape
     h_eigs = np.linalg.eigvalsh(x.T @ x / n)
     ref = np.minimum(2 * bs / h_eigs.sum(), 2 / h_eigs.max())
-    lo = ref / 64 if lo is None else np.broadcast_to(np.asarray(lo, dtype=np.float64), bs.shape)
-    hi = 4 * ref if hi is None else np.broadcast_to(np.asarray(hi, dtype=np.float64), bs.shape)
+    lo = ref / 64 if lo is None else _bracket(lo, "lo", bs.shape)
+    hi = 4 * ref if hi is None else _bracket(hi, "hi", bs.shape)
     lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
     if np.any(~(lo > 0)) or np.any(~(hi > lo)):
         raise ValueError("the bracket needs 0 < lo < hi")
-    return multisect_threshold(
-        lambda lrs: lyapunov_exponents(x, bs, lrs, steps=steps, burn=burn, seed=seed),
-        lo, hi, grid=grid, rounds=rounds, widen=16.0,
+    # rows: chain-major, (chains · m)
+    rows_b = np.tile(bs, chains)
+    row_seeds = np.repeat([_chain_seed(seed, c) for c in range(chains)], bs.size)
+    steps_r, burn_r = np.tile(steps_b, chains), np.tile(burn_b, chains)
+    res = multisect_threshold(
+        lambda lrs: _lyapunov_rows(x, rows_b, lrs, row_seeds, 0.0, steps_r, burn_r, 5),
+        np.tile(lo, chains), np.tile(hi, chains), grid=grid, rounds=rounds, widen=16.0,
     )
+    lr_c = res["lr"].reshape(chains, bs.size)
+    found = np.all(np.isfinite(lr_c), axis=0)
+    if chains == 1:
+        out = {"lr": res["lr"], "lo": res["lo"], "hi": res["hi"], "found": found}
+    else:
+        out = {"lr": lr_c.mean(axis=0), "lo": res["lo"].reshape(chains, bs.size),
+               "hi": res["hi"].reshape(chains, bs.size), "found": found}
+    if return_se:
+        se = lr_c.std(axis=0, ddof=1) / np.sqrt(chains) if chains > 1 else np.full(bs.size, np.inf)
+        out["se"] = np.where(found, se, np.inf)
+        out["lr_chains"] = lr_c
+    return out
+
+
+def _bracket(value, name: str, shape) -> np.ndarray:
+    arr = real_array(value, name, low=0.0, low_open=True)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(f"{name} must be a number or one value per batch size (shape {shape})") from None

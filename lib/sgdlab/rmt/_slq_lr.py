@@ -32,6 +32,7 @@ import torch
 
 from ..hessian import lanczos
 from ..hessian.operators import LinearOperator
+from ._validate import design, integer, integer_array, real_array, real_scalar, seed as _seed
 
 
 class GramOperator(LinearOperator):
@@ -44,9 +45,7 @@ class GramOperator(LinearOperator):
     """
 
     def __init__(self, x):
-        xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        if xt.dim() != 2 or xt.shape[0] < 1:
-            raise ValueError("x must be a 2-d array (batch, dim) with at least one row")
+        xt = torch.as_tensor(design(x))
         self.x = xt
         self.size = xt.shape[1]
         self.dtype, self.device = xt.dtype, xt.device
@@ -90,12 +89,11 @@ def step_size_rules(theta, weights, *, safety: float = 1.0) -> dict:
     The authors' public code (``run_ssgd_fastanddirty.py``,
     ``run_ssgdm_fastanddirty.py``, with the momentum typo corrected); Polyak (1964).
     """
-    th = np.abs(np.asarray(theta, dtype=np.float64))
-    w = np.asarray(weights, dtype=np.float64)
-    if th.ndim != 1 or th.size == 0 or w.shape != th.shape or not np.all(np.isfinite(th)):
-        raise ValueError("theta and weights must be finite 1-d arrays of the same length")
-    if not 0 < safety <= 1:
-        raise ValueError(f"safety={safety!r} must lie in (0, 1]")
+    th = np.abs(real_array(theta, "theta", ndim=1, nonempty=True))
+    w = real_array(weights, "weights", ndim=1, low=0.0)
+    if w.shape != th.shape:
+        raise ValueError(f"weights must have the shape of theta {th.shape}, got {w.shape}")
+    safety = real_scalar(safety, "safety", low=0.0, low_open=True, high=1.0)
     L, med = float(th.max()), float(np.median(th))
     if not L > 0:
         raise ValueError("theta must contain a non-zero Ritz value")
@@ -136,18 +134,18 @@ def slq_learning_rates(x, curvature_batches, *, draws: int = 16, m: int = 20, se
     The authors' public code. Used in *Spectra by stochastic Lanczos quadrature and the
     on-the-fly learner* (part 5).
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
+    x = design(x)
     n, p = x.shape
-    bs = np.atleast_1d(np.asarray(curvature_batches))
-    if np.any(bs != np.round(bs)) or np.any(bs < 1) or np.any(bs > n):
-        raise ValueError(f"curvature_batches must be integers in [1, {n}]")
+    bs = np.atleast_1d(integer_array(curvature_batches, "curvature_batches", low=1, high=n))
+    if bs.ndim != 1:
+        raise ValueError(f"curvature_batches must be an integer or a 1-d array, got shape {bs.shape}")
     bs = bs.astype(int)
-    if not (isinstance(draws, (int, np.integer)) and draws >= 1):
-        raise ValueError(f"draws={draws!r} must be a positive integer")
-    if not (isinstance(m, (int, np.integer)) and m >= 2):
-        raise ValueError(f"m={m!r} must be an integer >= 2")
+    draws = integer(draws, "draws")
+    m = integer(m, "m", low=2)
+    seed = _seed(seed)
+    safety = real_scalar(safety, "safety", low=0.0, low_open=True, high=1.0)
+    if not np.any(x):
+        raise ValueError("x must not be all zeros (its Hessian has no non-zero Ritz value)")
     keys = ("L", "median", "mu_min", "lr_sgd", "lr_hb_min", "beta_hb_min", "lr_hb_med", "beta_hb_med")
     out = {k: np.empty((bs.size, draws)) for k in keys}
     out["top_exact"] = np.empty((bs.size, draws))
@@ -173,11 +171,13 @@ def heavy_ball_edge_ratio(lr, beta, lam_max):
     (For ``0 ≤ β < 1``; Polyak 1964.) Used in *Spectra by stochastic Lanczos quadrature and the
     on-the-fly learner* (part 5).
     """
-    lr, beta = np.asarray(lr, dtype=np.float64), np.asarray(beta, dtype=np.float64)
-    if np.any(~(lr >= 0)) or np.any(~((beta >= 0) & (beta < 1))):
-        raise ValueError("lr must be >= 0 and beta in [0, 1)")
-    if not lam_max > 0:
-        raise ValueError(f"lam_max={lam_max!r} must be > 0")
+    lr = real_array(lr, "lr", low=0.0)
+    beta = real_array(beta, "beta", low=0.0, high=1.0, high_open=True)
+    lam_max = real_array(lam_max, "lam_max", low=0.0, low_open=True)
+    try:
+        np.broadcast_shapes(lr.shape, beta.shape, lam_max.shape)
+    except ValueError:
+        raise ValueError(f"lr {lr.shape}, beta {beta.shape} and lam_max {lam_max.shape} must broadcast together") from None
     return lr * lam_max / (2 * (1 + beta))
 
 
@@ -210,19 +210,24 @@ def momentum_sgd_least_squares(x, lrs, betas, batch_size: int, *, steps: int = 2
 
     Used in *Spectra by stochastic Lanczos quadrature and the on-the-fly learner* (part 5).
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError("x must be a 2-d array (n_samples, dim)")
+    x = design(x)
     n, p = x.shape
-    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
-    betas = np.broadcast_to(np.asarray(betas, dtype=np.float64), lrs.shape)
-    if lrs.ndim != 1 or np.any(~(lrs >= 0)) or np.any(~((betas >= 0) & (betas < 1))):
-        raise ValueError("lrs must be a 1-d array >= 0 and betas in [0, 1)")
-    if not (isinstance(batch_size, (int, np.integer)) and 1 <= batch_size <= n):
-        raise ValueError(f"batch_size={batch_size!r} must be an integer in [1, {n}]")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
-        raise ValueError(f"steps={steps!r} must be a positive integer")
-    seeds = [int(s) for s in np.atleast_1d(seeds)]
+    lrs = np.atleast_1d(real_array(lrs, "lrs", low=0.0))
+    if lrs.ndim != 1:
+        raise ValueError(f"lrs must be a 1-d array, got shape {lrs.shape}")
+    betas = real_array(betas, "betas", low=0.0, high=1.0, high_open=True)
+    try:
+        betas = np.broadcast_to(betas, lrs.shape)
+    except ValueError:
+        raise ValueError(f"betas (shape {betas.shape}) must broadcast to lrs's shape {lrs.shape}") from None
+    batch_size = integer(batch_size, "batch_size", low=1, high=n)
+    steps = integer(steps, "steps")
+    record_every = integer(record_every, "record_every", low=0)
+    blowup = real_scalar(blowup, "blowup", low=0.0, low_open=True)
+    seed_arr = np.atleast_1d(real_array(seeds, "seeds"))
+    if seed_arr.ndim != 1 or seed_arr.size == 0 or np.any(seed_arr != np.round(seed_arr)) or np.any(seed_arr < 0):
+        raise ValueError(f"seeds={seeds!r} must be a non-empty sequence of integers >= 0")
+    seeds = [int(s) for s in seed_arr]
     h = x.T @ x / n
     S, k = len(seeds), lrs.size
     e = np.broadcast_to(np.ones((1, p, 1)) / np.sqrt(p), (S, p, k)).copy()
@@ -234,24 +239,25 @@ def momentum_sgd_least_squares(x, lrs, betas, batch_size: int, *, steps: int = 2
                         for s in seeds], axis=1)  # (steps, S, B)
     rec, rec_steps = [], []
     a, bt = lrs[None, None, :], betas[None, None, :]
-    for t in range(steps):
-        if idx is None:
-            g = h @ e
-        else:
-            xb = x[idx[t]]
-            g = np.swapaxes(xb, 1, 2) @ (xb @ e) / batch_size
-        e, e_prev = e - a * g + bt * (e - e_prev), e
-        nrm = np.linalg.norm(e, axis=1)
-        bad = ~np.isfinite(nrm) | (nrm > blowup)
-        if bad.any():
-            dead |= bad
-            mask = np.broadcast_to(dead[:, None, :], e.shape)
-            e[mask] = 0.0
-            e_prev[mask] = 0.0
-        if record_every and (t + 1) % record_every == 0:
-            loss = 0.5 * np.einsum("spk,spk->sk", e, h @ e)
-            rec.append(np.where(dead, np.inf, loss))
-            rec_steps.append(t + 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows before it is frozen
+        for t in range(steps):
+            if idx is None:
+                g = h @ e
+            else:
+                xb = x[idx[t]]
+                g = np.swapaxes(xb, 1, 2) @ (xb @ e) / batch_size
+            e, e_prev = e - a * g + bt * (e - e_prev), e
+            nrm = np.linalg.norm(e, axis=1)
+            bad = ~np.isfinite(nrm) | (nrm > blowup)
+            if bad.any():
+                dead |= bad
+                mask = np.broadcast_to(dead[:, None, :], e.shape)
+                e[mask] = 0.0
+                e_prev[mask] = 0.0
+            if record_every and (t + 1) % record_every == 0:
+                loss = 0.5 * np.einsum("spk,spk->sk", e, h @ e)
+                rec.append(np.where(dead, np.inf, loss))
+                rec_steps.append(t + 1)
     final = np.where(dead, np.inf, np.linalg.norm(e, axis=1))
     out = {"final_norm": final, "diverged": dead}
     if record_every:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._laws import _positive
+from ._validate import integer, integer_array, real_array, real_scalar, seed as _seed
 
 
 def wigner_outlier(theta, sigma: float = 1.0) -> np.ndarray:
@@ -28,9 +29,7 @@ def wigner_outlier(theta, sigma: float = 1.0) -> np.ndarray:
     (JMLR 2022) apply it to ``H_B = H + ε``. Used in *Random-matrix tools*.
     """
     s = _positive("sigma", sigma)
-    t = np.asarray(theta, dtype=np.float64)
-    if np.any(t < 0):
-        raise ValueError("theta must be >= 0")
+    t = real_array(theta, "theta", low=0.0)
     with np.errstate(divide="ignore"):
         return np.where(t > s, t + s**2 / np.where(t > 0, t, 1.0), 2 * s)
 
@@ -38,9 +37,7 @@ def wigner_outlier(theta, sigma: float = 1.0) -> np.ndarray:
 def wigner_overlap(theta, sigma: float = 1.0) -> np.ndarray:
     """Squared overlap ``|⟨u, v⟩|² = 1 − σ²/θ²`` of the outlier eigenvector with the spike (0 below ``σ``)."""
     s = _positive("sigma", sigma)
-    t = np.asarray(theta, dtype=np.float64)
-    if np.any(t < 0):
-        raise ValueError("theta must be >= 0")
+    t = real_array(theta, "theta", low=0.0)
     return np.where(t > s, 1 - s**2 / np.where(t > 0, t, 1.0) ** 2, 0.0)
 
 
@@ -57,9 +54,7 @@ def wishart_outlier(spike, ratio: float, scale: float = 1.0) -> np.ndarray:
     """
     q = _positive("ratio", ratio)
     s2 = _positive("scale", scale)
-    ell = np.asarray(spike, dtype=np.float64)
-    if np.any(ell <= 0):
-        raise ValueError("spike must be > 0")
+    ell = real_array(spike, "spike", low=0.0, low_open=True)
     thresh = s2 * (1 + np.sqrt(q))
     safe = np.where(ell > s2, ell, 2 * s2)
     return np.where(ell > thresh, ell * (1 + q * s2 / (safe - s2)), s2 * (1 + np.sqrt(q)) ** 2)
@@ -81,13 +76,13 @@ def wishart_overlap(spike, ratio, scale: float = 1.0) -> np.ndarray:
     Paul, Statistica Sinica 17 (2007), Thm 4; Benaych-Georges & Nadakuditi, Adv. Math. 227 (2011),
     Sec. 3.2. Used in *Random-matrix tools*.
     """
-    q = np.asarray(ratio, dtype=np.float64)
-    if not np.all(np.isfinite(q) & (q > 0)):
-        raise ValueError(f"ratio={ratio!r} must be finite and > 0")
+    q = real_array(ratio, "ratio", low=0.0, low_open=True)
     s2 = _positive("scale", scale)
-    ell = np.asarray(spike, dtype=np.float64)
-    if np.any(ell <= 0):
-        raise ValueError("spike must be > 0")
+    ell = real_array(spike, "spike", low=0.0, low_open=True)
+    try:
+        np.broadcast_shapes(ell.shape, q.shape)
+    except ValueError:
+        raise ValueError(f"spike (shape {ell.shape}) and ratio (shape {q.shape}) must broadcast together") from None
     lt = ell / s2
     above = lt > 1 + np.sqrt(q)
     d = np.where(above, lt - 1, 1.0)
@@ -112,14 +107,16 @@ def free_addition_outlier(theta, noise_eigs, *, tol: float = 1e-12) -> np.ndarra
     ----------
     Benaych-Georges & Nadakuditi (2011), Thm 2.1. Used in *The batch Hessian as a spiked matrix*.
     """
-    e = np.asarray(noise_eigs, dtype=np.float64)
+    e = real_array(noise_eigs, "noise_eigs")
     if e.ndim == 0 or e.shape[-1] == 0:
         raise ValueError("noise_eigs must hold at least one eigenvalue")
-    t = np.asarray(theta, dtype=np.float64)
-    if np.any(~(t > 0)):
-        raise ValueError("theta must be > 0")
+    t = real_array(theta, "theta", low=0.0, low_open=True)
+    tol = real_scalar(tol, "tol", low=0.0, low_open=True, high=1.0, high_open=True)
     top = e.max(axis=-1)
-    t, top = np.broadcast_arrays(t, top)
+    try:
+        t, top = np.broadcast_arrays(t, top)
+    except ValueError:
+        raise ValueError(f"theta (shape {t.shape}) must broadcast against noise_eigs.shape[:-1] = {top.shape}") from None
     e = np.broadcast_to(e, t.shape + e.shape[-1:])
     p = e.shape[-1]
     # G(z) <= 1/(z - top) * 1 and >= (1/P)/(z - top) near top; the root lies in (top, top + θ + range].
@@ -165,19 +162,21 @@ def batch_hessian_outlier(eig, *, dim: int, element_var: float, batch_size, n_sa
     eigenvalues, in our reconstructed form (the finite-``N`` factor is ours).
     Used in *The batch Hessian as a spiked matrix*.
     """
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"dim={dim!r} must be a positive integer")
-    if not element_var >= 0:
-        raise ValueError(f"element_var={element_var!r} must be >= 0")
-    b = np.asarray(batch_size, dtype=np.float64)
-    if np.any(b < 1):
-        raise ValueError("batch_size must be >= 1")
+    dim = integer(dim, "dim")
+    element_var = real_scalar(element_var, "element_var", low=0.0)
+    b = real_array(batch_size, "batch_size", low=1.0)
+    if n_samples is not None:
+        n_samples = integer(n_samples, "n_samples")
     inv_n = 0.0 if n_samples is None else 1.0 / n_samples
     if n_samples is not None and np.any(b > n_samples):
         raise ValueError(f"batch_size must be <= n_samples={n_samples}")
     var = dim * element_var * (1.0 / b - inv_n)
     sig = np.sqrt(var)
-    lam = np.asarray(eig, dtype=np.float64)
+    lam = real_array(eig, "eig")
+    try:
+        np.broadcast_shapes(lam.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"eig (shape {lam.shape}) and batch_size (shape {b.shape}) must broadcast together") from None
     with np.errstate(divide="ignore", invalid="ignore"):
         shifted = lam + var / lam
     return np.where(np.abs(lam) > sig, shifted, np.sign(lam) * 2 * sig)
@@ -208,13 +207,12 @@ def goe_tridiagonal(dim: int, *, sigma: float = 1.0, reps: int = 1, method: str 
     """
     from scipy.linalg import lapack
 
-    if not (isinstance(dim, (int, np.integer)) and dim >= 2):
-        raise ValueError(f"dim={dim!r} must be an integer >= 2")
-    if not (isinstance(reps, (int, np.integer)) and reps >= 1):
-        raise ValueError(f"reps={reps!r} must be a positive integer")
-    if method not in ("tridiagonal", "dense"):
+    dim = integer(dim, "dim", low=2)
+    reps = integer(reps, "reps")
+    if not isinstance(method, str) or method not in ("tridiagonal", "dense"):
         raise ValueError(f"method={method!r} must be 'tridiagonal' or 'dense'")
     s = _positive("sigma", sigma)
+    seed = _seed(seed)
     rng = np.random.default_rng(seed)
     if method == "tridiagonal":
         d = rng.standard_normal((reps, dim)) * s * np.sqrt(2.0 / dim)
@@ -248,7 +246,9 @@ def spiked_goe_top(dim: int, theta, *, sigma: float = 1.0, reps: int = 1, method
     """
     from scipy.linalg import eigh_tridiagonal
 
-    thetas = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    thetas = np.atleast_1d(real_array(theta, "theta"))
+    if thetas.ndim != 1:
+        raise ValueError(f"theta must be a number or a 1-d array, got shape {thetas.shape}")
     d, e = goe_tridiagonal(dim, sigma=sigma, reps=reps, method=method, seed=seed)
     top = np.empty((thetas.size, reps))
     ov = np.empty((thetas.size, reps))
@@ -291,16 +291,17 @@ def spiked_wishart_top(dim: int, spike: float, batch_sizes, *, reps: int = 1, me
     """
     from scipy.linalg import eigh_tridiagonal
 
-    if not (isinstance(dim, (int, np.integer)) and dim >= 2):
-        raise ValueError(f"dim={dim!r} must be an integer >= 2")
-    if not (isinstance(reps, (int, np.integer)) and reps >= 1):
-        raise ValueError(f"reps={reps!r} must be a positive integer")
-    if method not in ("bidiagonal", "dense"):
+    dim = integer(dim, "dim", low=2)
+    reps = integer(reps, "reps")
+    if not isinstance(method, str) or method not in ("bidiagonal", "dense"):
         raise ValueError(f"method={method!r} must be 'bidiagonal' or 'dense'")
     ell = _positive("spike", spike)
-    bs = np.atleast_1d(np.asarray(batch_sizes))
-    if bs.ndim != 1 or np.any(bs < 1) or np.any(bs != np.round(bs)):
-        raise ValueError("batch_sizes must be integers >= 1")
+    bs = np.atleast_1d(integer_array(batch_sizes, "batch_sizes"))
+    if bs.ndim != 1:
+        raise ValueError(f"batch_sizes must be an integer or a 1-d array, got shape {bs.shape}")
+    if not isinstance(return_overlap, (bool, np.bool_)):
+        raise ValueError(f"return_overlap={return_overlap!r} must be a bool")
+    seed = _seed(seed)
     rng = np.random.default_rng(seed)
     out = np.empty((bs.size, reps))
     ov = np.empty((bs.size, reps))
