@@ -152,8 +152,8 @@ FORBIDDEN = ("np.float64(", "array(", "/tmp/")
 #: Ids of our unpublished research notes, which a reader cannot open.
 import re as _re  # noqa: E402
 
-NOTE_IDS = _re.compile(r"\bcheck [A-Z]\d+\b|\b[A-Z]\d+ of (?:the|our) (?:reproduction )?notes?\b|\bnotes?['’]? §\s?\d"
-                       r"|\breproduction (?:note|plan)s?\b|\bscratch\b")
+NOTE_IDS = _re.compile(r"\bcheck (?!P\d|N\.|S\.)[A-Z]\d+\b|\b[A-Z]\d+ of (?:the|our) (?:reproduction )?notes?\b"
+                       r"|\bnotes?['’]? §\s?\d|\breproduction (?:note|plan)s?\b|\bscratch (?:script|note|run)s?\b")
 
 # Figures: every image in an output is a numbered figure with a caption and alt text.
 FIGURES = """
@@ -196,8 +196,10 @@ return n;
 """
 MAX_VISIBLE_CODE_LINES = 80
 
+# Local images only: badges from external hosts cannot load on an offline machine.
 BROKEN_IMAGES = """
-return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
+return Array.from(document.images).filter(i => i.src.startsWith('file:') && !(i.complete && i.naturalWidth > 0))
+  .map(i => i.src);
 """
 
 
