@@ -11,6 +11,17 @@ import numpy as np
 from scipy import stats as _st
 
 
+def _numbers(name: str, value) -> np.ndarray:
+    """``value`` as a float array, or a ValueError naming ``name`` (strings, None, ragged or complex input)."""
+    try:
+        a = np.asarray(value)
+        if a.dtype.kind not in "biuf" or a.dtype.kind == "b" and a.ndim == 0:
+            raise TypeError
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
+
+
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of ``log y`` against ``log x``.
 
@@ -19,12 +30,13 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     ValueError
         If the arrays differ in shape, have fewer than two points, or hold non-positive values.
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    x = _numbers("x", x)
+    y = _numbers("y", y)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("x and y must be 1-d arrays of equal length >= 2")
-    if np.any(~(x > 0)) or np.any(~(y > 0)):
-        raise ValueError("x and y must be positive and finite for a log-log slope")
+        raise ValueError(f"x and y must be 1-d arrays of equal length >= 2 (got x {x.shape}, y {y.shape})")
+    for name, v in (("x", x), ("y", y)):
+        if np.any(~(v > 0)) or not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} must be positive and finite for a log-log slope")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
@@ -35,13 +47,13 @@ def wilson_interval(successes: int | np.ndarray, trials: int | np.ndarray, confi
     -------
     (lo, hi) : tuple of floats or arrays
     """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    if np.any(n <= 0):
-        raise ValueError("trials must be > 0")
-    if np.any((k < 0) | (k > n)):
-        raise ValueError("successes must lie in [0, trials]")
-    if not 0 < confidence < 1:
+    k = _numbers("successes", successes)
+    n = _numbers("trials", trials)
+    if not np.all(np.isfinite(n)) or np.any(n <= 0) or np.any(n != np.round(n)):
+        raise ValueError(f"trials={trials!r} must be positive integers")
+    if not np.all(np.isfinite(k)) or np.any((k < 0) | (k > n)) or np.any(k != np.round(k)):
+        raise ValueError(f"successes={successes!r} must be integers in [0, trials]")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) or not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
     z = _st.norm.ppf(0.5 + confidence / 2)
     p = k / n
@@ -58,8 +70,10 @@ def wilson_interval(successes: int | np.ndarray, trials: int | np.ndarray, confi
 
 def mean_and_sem(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error of the mean over ``axis`` (seeds)."""
-    v = np.asarray(values, dtype=float)
-    n = v.shape[axis]
+    v = _numbers("values", values)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -v.ndim <= axis < max(v.ndim, 1):
+        raise ValueError(f"axis={axis!r} must be an integer axis of values (ndim {v.ndim})")
+    n = v.shape[axis] if v.ndim else 1
     if n < 2:
-        raise ValueError("need at least two values along axis for a standard error")
+        raise ValueError("values: need at least two values along axis for a standard error")
     return v.mean(axis=axis), v.std(axis=axis, ddof=1) / np.sqrt(n)
