@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
+from ._validate import float_array as _float_array
+
 __all__ = [
     "mfpt_1d", "kramers_time", "eyring_kramers_time", "kramers_time_kinetic",
     "sgdm_friction", "sgdm_kinetic_parameters", "sgdm_escape_factor", "kramers_time_sgdm",
@@ -61,14 +63,6 @@ def _nonzero(name: str, value) -> float:
     return abs(float(value))
 
 
-def _float_array(name: str, value) -> np.ndarray:
-    try:
-        a = np.asarray(value)
-        if a.dtype.kind not in "iuf":
-            raise TypeError
-        return np.array(a, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
 
 
 def _temperatures(value, *, name: str = "temperature") -> np.ndarray:

@@ -42,6 +42,8 @@ import scipy.sparse as sps
 from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import expm_multiply
 
+from ._validate import float_array as _float_array
+
 __all__ = ["FokkerPlanck1D", "ks_distance", "ks_critical", "ks_null_sd", "gibbs_basin_mass"]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
@@ -67,14 +69,6 @@ def _check_finite(name: str, value) -> float:
     return float(value)
 
 
-def _float_array(name: str, value) -> np.ndarray:
-    try:
-        a = np.asarray(value)
-        if a.dtype.kind not in "iuf":
-            raise TypeError
-        return np.array(a, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
 
 
 def _finite_values(name: str, values, shape) -> np.ndarray:

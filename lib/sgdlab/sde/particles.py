@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._validate import float_array as _float_array
+
 __all__ = ["batch_noise", "simulate", "euler_maruyama", "first_passage", "harmonic_gibbs_start"]
 
 _NOISE_KINDS = ("two-point", "gaussian")
@@ -77,15 +79,6 @@ def _callable(name: str, f) -> None:
         raise ValueError(f"{name}={f!r} must be a callable")
 
 
-def _float_array(name: str, value) -> np.ndarray:
-    """``value`` as a float64 array, or a ValueError naming ``name`` (strings, None, ragged lists)."""
-    try:
-        a = np.asarray(value)
-        if a.dtype.kind not in "iuf":
-            raise TypeError
-        return np.array(a, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number or an array of numbers") from None
 
 
 def _particles(x0) -> np.ndarray:
