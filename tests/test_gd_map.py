@@ -1,28 +1,14 @@
 """The GD map (part 3): stability thresholds, critical points, period-2 orbits, GD from many starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import sympy as sp
 
+from _problems import Quadratic
 from sgdlab.dynamics import gd_map as G
 from sgdlab.landscapes.rugged import GaussianDip, RuggedBowl
-
-
-@dataclass(frozen=True)
-class Quadratic:
-    lam: float
-
-    def value(self, x):
-        return 0.5 * self.lam * np.asarray(x, float) ** 2
-
-    def grad(self, x):
-        return self.lam * np.asarray(x, float)
-
-    def hess(self, x):
-        return np.full(np.shape(x), self.lam, dtype=float)
 
 
 class Quartic:

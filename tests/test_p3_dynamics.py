@@ -5,29 +5,15 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import sympy as sp
 from scipy import stats
 
+from _problems import Quadratic
 from sgdlab.dynamics import gd_map as G
 from sgdlab.landscapes.rugged import QuarticWell
-
-
-@dataclass(frozen=True)
-class Quadratic:
-    lam: float
-
-    def value(self, x):
-        return 0.5 * self.lam * np.asarray(x, float) ** 2
-
-    def grad(self, x):
-        return self.lam * np.asarray(x, float)
-
-    def hess(self, x):
-        return np.full(np.shape(x), self.lam, dtype=float)
 
 
 def test_the_one_dimensional_dynamics_do_not_import_torch():

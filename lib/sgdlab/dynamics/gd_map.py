@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from ._validate import function, integer, landscape as _landscape, real_array, real_scalar
+from .._validate import function, integer, landscape as _landscape, real_array, real_scalar
 
 __all__ = [
     "gd_map",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dynamics._validate import real_array
+from .._validate import real_array
 from .operators import LinearOperator, as_operator
 
 

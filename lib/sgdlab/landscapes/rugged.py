@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dynamics._validate import real_array
+from .._validate import real_array
 
 __all__ = ["RuggedBowl", "GaussianDip", "QuarticWell"]
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _shared
+
 
 def as_modes(eigs, name: str = "eigs", *, positive: bool = True) -> np.ndarray:
     """A 1-d float64 array of mode values; ``ValueError`` naming ``name`` otherwise."""
@@ -78,22 +80,9 @@ _PSD_RTOL = 1e-8   # eigenvalues in [−_PSD_RTOL·λ_max, 0) are round-off of a
 
 def real_array(value, name: str, *, finite: bool = True, complex_ok: bool = False) -> np.ndarray:
     """``value`` as a float64 array (complex128 with ``complex_ok``); ``ValueError`` naming ``name`` for
-    non-numeric, complex (unless allowed) or, with ``finite``, non-finite values."""
-    if value is None or isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be a real number or array, got {value!r}")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:   # ragged sequences
-        raise ValueError(f"{name} must be a real number or array: {exc}") from None
-    kinds = "biufc" if complex_ok else "biuf"
-    if arr.dtype.kind not in kinds:
-        what = "real" if not complex_ok else "numeric"
-        raise ValueError(f"{name} must be {what}-valued, got dtype {arr.dtype}")
-    # no copy when already float64: keep the caller's memory layout (BLAS round-off depends on it)
-    arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64, copy=False)
-    if finite and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    return arr
+    non-numeric, complex (unless allowed) or, with ``finite``, non-finite values. No copy of a float64
+    input: the caller's memory layout is kept (BLAS round-off depends on it)."""
+    return _shared.real_array(value, name, finite=finite, allow_nan=not finite, complex_ok=complex_ok, copy=False)
 
 
 def real_scalar(value, name: str, *, low: float | None = None, high: float | None = None,

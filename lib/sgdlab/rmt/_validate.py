@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dynamics._validate import integer as _integer
-from ..dynamics._validate import real_array, real_scalar
+from .._validate import integer as _integer
+from .._validate import real_array, real_scalar
 
 __all__ = ["real_array", "real_scalar", "integer", "integer_array", "seed", "design", "eigs_psd"]
 

@@ -1,5 +1,6 @@
-"""Input checks shared by :mod:`sgdlab.dynamics`, :mod:`sgdlab.rmt` and :mod:`sgdlab.landscapes`
-(private; numpy only, so the one-dimensional chapters do not load torch).
+"""Input checks shared by the library's subpackages (private; numpy only, so that the one-dimensional
+chapters do not load torch): :mod:`sgdlab.linear`, :mod:`sgdlab.dynamics`, :mod:`sgdlab.rmt`,
+:mod:`sgdlab.hessian` and :mod:`sgdlab.landscapes`.
 
 Every check raises a ``ValueError`` that names the parameter and the allowed range, before numpy can
 raise its own message or let NaN through.
@@ -11,11 +12,12 @@ import numpy as np
 
 def real_array(value, name: str, *, finite: bool = True, allow_nan: bool = False, ndim: int | None = None,
                nonempty: bool = False, low: float | None = None, low_open: bool = False, high: float | None = None,
-               high_open: bool = False, complex_ok: bool = False) -> np.ndarray:
+               high_open: bool = False, complex_ok: bool = False, copy: bool = True) -> np.ndarray:
     """``value`` as a float64 array (complex128 for complex input with ``complex_ok``, which is for
     values without a range); ``ValueError`` naming ``name`` for non-numeric or ragged input, NaN
     (unless ``allow_nan``), non-finite values (with ``finite``), the wrong ``ndim``, an empty array (with
-    ``nonempty``) or values outside ``[low, high]`` (open ends with ``low_open``/``high_open``)."""
+    ``nonempty``) or values outside ``[low, high]`` (open ends with ``low_open``/``high_open``).
+    ``copy=False`` keeps a float64 input's memory (and so BLAS's round-off) as it is."""
     if value is None or isinstance(value, (str, bytes)):
         raise ValueError(f"{name} must be a real number or array, got {value!r}")
     try:
@@ -24,7 +26,7 @@ def real_array(value, name: str, *, finite: bool = True, allow_nan: bool = False
         raise ValueError(f"{name} must be a real number or array: {exc}") from None
     if arr.dtype.kind not in ("biufc" if complex_ok else "biuf"):
         raise ValueError(f"{name} must be {'numeric' if complex_ok else 'real-valued'}, got dtype {arr.dtype}")
-    arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
+    arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64, copy=copy)
     nan = np.isnan(arr)
     if not allow_nan and nan.any():
         raise ValueError(f"{name} must not contain NaN")
