@@ -51,3 +51,13 @@ def test_plot_helpers_draw_lines_and_markers():
     plotting.band(ax, [1, 2], [0, 0], [1, 1])
     plt.close(fig)
     assert len(set(plotting.PALETTE)) == len(plotting.PALETTE)
+
+
+def test_md_table_formats_numbers_for_readers():
+    import numpy as np
+
+    md = plotting.md_table(["a", "b", "c"], [[np.int64(3), 0.123456, float("nan")], ["x", 12345.6, float("inf")]],
+                           caption="Cap.").data
+    assert md.startswith("Cap.\n\n| a | b | c |") and "| 3 | 0.123 | — |" in md and "| x | 12,346 | ∞ |" in md
+    with pytest.raises(ValueError, match="rows"):
+        plotting.md_table(["a"], [[1, 2]])

@@ -118,3 +118,41 @@ def simulation(ax, x, y, *, yerr=None, label: str | None = None, i: int = 0, **k
 def band(ax, x, lo, hi, *, i: int = 0, alpha: float = 0.2, **kw):
     """Shade a range (seed spread, confidence band) in palette colour ``i``."""
     return ax.fill_between(x, lo, hi, color=color(i), alpha=alpha, linewidth=0, **kw)
+
+
+def _cell(v) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool,)):
+        return str(v)
+    if isinstance(v, (int,)) or (hasattr(v, "dtype") and getattr(v, "dtype").kind in "iu" and getattr(v, "ndim", 0) == 0):
+        return str(int(v))
+    v = float(v)
+    if v != v:
+        return "—"
+    if v in (float("inf"), float("-inf")):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def md_table(header, rows, caption: str = "", *, display: bool = False):
+    """A Markdown table of ``rows`` under ``header`` for a chapter's results: numbers to 3 significant digits
+    (thousands grouped, NaN as "—", ∞), strings as given; ``caption`` above it.
+
+    Returns an :class:`IPython.display.Markdown` (shown when it ends a cell); ``display=True`` shows it now
+    and returns ``None``.
+    """
+    from IPython.display import Markdown
+    from IPython.display import display as _show
+
+    header = [str(h) for h in header]
+    rows = [list(r) for r in rows]
+    if any(len(r) != len(header) for r in rows):
+        raise ValueError(f"rows: every row needs {len(header)} cells, one per header entry")
+    head = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    body = "\n".join("| " + " | ".join(_cell(v) for v in r) + " |" for r in rows)
+    md = Markdown((caption + "\n\n" if caption else "") + head + body)
+    if display:
+        _show(md)
+        return None
+    return md
